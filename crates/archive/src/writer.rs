@@ -208,7 +208,12 @@ impl Hashers {
 impl BundleWriter {
     /// Starts `<dir>/<bundle-id>.tar.zst` (or `.tar`) under a temporary name.
     pub fn create(dir: &Path, opts: WriterOptions) -> Result<BundleWriter> {
-        let target = dir.join(opts.file_name());
+        Self::create_at(&dir.join(opts.file_name()), opts)
+    }
+
+    /// Starts a bundle at an explicit file path (still published atomically, never overwriting).
+    pub fn create_at(target: &Path, opts: WriterOptions) -> Result<BundleWriter> {
+        let target = target.to_path_buf();
         let out = AtomicFile::create(&target)
             .map_err(BundleError::io(format!("creating {}", target.display())))?;
         Self::with_output(Box::new(out), opts)

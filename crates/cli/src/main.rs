@@ -1,1 +1,93 @@
-fn main() {}
+//! `tawthiq`: archive official social-media accounts into signed evidence bundles, and verify them.
+//!
+//! Each command is a short module under `commands/`: an args struct, one library call, rendering.
+//! Exit codes: 0 success (for `verify`: every bundle valid), 2 `verify` found an invalid bundle,
+//! 1 the command could not run.
+
+mod commands;
+mod config;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "tawthiq",
+    version,
+    about = "Evidence bundles of official social-media accounts: capture, sign, verify"
+)]
+struct Cli {
+    /// Config file (default: $TAWTHIQ_CONFIG, else ./tawthiq.toml if present).
+    #[arg(long, global = true, env = "TAWTHIQ_CONFIG")]
+    config: Option<std::path::PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make a signing key pair (public key in minisign format).
+    Keygen(commands::keygen::Args),
+    /// Pack a folder of files into a signed bundle (manual evidence, demos, tests).
+    Bundle(commands::bundle::Args),
+    /// Strictly verify bundles; exit 0 if all are valid, 2 if any is not, 1 if it could not run.
+    Verify(commands::verify::Args),
+    /// List a bundle's files with sizes and digests.
+    Ls(commands::ls::Args),
+    /// Write one file of a bundle to stdout, after checking it against the signed manifests.
+    Cat(commands::cat::Args),
+}
+
+/// Outcome of a command that ran: success, or "ran and found a problem" (verify).
+pub enum Outcome {
+    Ok,
+    Invalid,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TAWTHIQ_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+    let cli = Cli::parse();
+    let result = config::Config::load(cli.config.as_deref()).and_then(|cfg| match cli.command {
+        Command::Keygen(a) => commands::keygen::run(&a, &cfg),
+        Command::Bundle(a) => commands::bundle::run(&a, &cfg),
+        Command::Verify(a) => commands::verify::run(&a, &cfg),
+        Command::Ls(a) => commands::ls::run(&a, &cfg),
+        Command::Cat(a) => commands::cat::run(&a, &cfg),
+    });
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Invalid) => ExitCode::from(2),
+        Err(e) => {
+            // One line: the error and its causes, outermost first.
+            let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("tawthiq: error: {}", dedup_chain(&chain));
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Joins an error chain, skipping causes whose text the outer message already includes.
+fn dedup_chain(chain: &[String]) -> String {
+    let mut out = String::new();
+    for part in chain {
+        if !out.contains(part.as_str()) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(part);
+        }
+    }
+    out.replace('\n', " ")
+}

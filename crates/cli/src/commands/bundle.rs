@@ -1,0 +1,200 @@
+//! `tawthiq bundle <folder>`: packs every regular file under a folder, byte-exact, into a signed
+//! bundle (manual evidence, demos, tests). File names may be Arabic: inside the bundle they are
+//! percent-encoded, and `requests.jsonl` keeps each original name.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use archive::signing::SecretKey;
+use archive::{BundleWriter, Container, TimestampOptions, WriterOptions};
+use model::{AccountId, BundleId, CaptureLogEntry, Completeness, Platform, Route};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::Config;
+use crate::{Outcome, progress};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder whose files are packed.
+    folder: PathBuf,
+    /// x, instagram, facebook, youtube or snapchat.
+    #[arg(long)]
+    platform: Platform,
+    /// The platform's id or handle of the account (ASCII letters, digits, '.', '_', '-').
+    #[arg(long)]
+    account: String,
+    /// Output file (`.tar.zst` or `.tar`) or directory (default: current directory).
+    #[arg(short, long, default_value = ".")]
+    output: PathBuf,
+    /// Secret key file.
+    #[arg(long, env = "TAWTHIQ_KEY")]
+    key: Option<PathBuf>,
+    /// `Source-Organization` for bag-info.txt.
+    #[arg(long)]
+    organization: Option<String>,
+    /// Capture time (RFC 3339); fixes the bundle id and dates, for reproducible bundles.
+    #[arg(long)]
+    captured_at: Option<String>,
+    /// Write a plain `.tar` instead of seekable `.tar.zst`.
+    #[arg(long)]
+    tar: bool,
+    /// Also write SHA-512 manifests.
+    #[arg(long)]
+    sha512: bool,
+    /// RFC 3161 timestamp authority URL.
+    #[arg(long, env = "TAWTHIQ_TSA_URL")]
+    tsa_url: Option<String>,
+    /// Fail (publish nothing) when no timestamp can be obtained.
+    #[arg(long)]
+    require_timestamp: bool,
+}
+
+/// Regular files under `root`, sorted by path, as (relative path, absolute path, size).
+fn walk(root: &Path) -> anyhow::Result<Vec<(String, PathBuf, u64)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries =
+            std::fs::read_dir(&dir).with_context(|| format!("reading folder {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("reading folder {}", dir.display()))?;
+            let path = entry.path();
+            let meta = std::fs::symlink_metadata(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file() {
+                let rel = path.strip_prefix(root).expect("under root");
+                let rel = rel
+                    .to_str()
+                    .with_context(|| format!("{} has a name that is not UTF-8", path.display()))?;
+                out.push((rel.to_owned(), path, meta.len()));
+            } else {
+                bail!(
+                    "{} is not a regular file (symbolic link or device); bundles hold regular files only",
+                    path.display()
+                );
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
+    let meta =
+        std::fs::metadata(&a.folder).with_context(|| format!("folder {}", a.folder.display()))?;
+    if !meta.is_dir() {
+        bail!("{} is not a folder", a.folder.display());
+    }
+    let account = AccountId::new(&a.account)?;
+    let key_path = a
+        .key
+        .clone()
+        .or_else(|| cfg.signing.secret_key.clone())
+        .context("no signing key: pass --key (make one with `tawthiq keygen`)")?;
+    let key = SecretKey::load(&key_path).context("loading the signing key")?;
+    let files = walk(&a.folder)?;
+    if files.is_empty() {
+        bail!("{} holds no files", a.folder.display());
+    }
+    let captured_at = match &a.captured_at {
+        Some(t) => OffsetDateTime::parse(t, &Rfc3339)
+            .with_context(|| format!("--captured-at {t:?} is not RFC 3339"))?,
+        None => OffsetDateTime::now_utc(),
+    };
+    let id = BundleId::new(a.platform, account, captured_at);
+    let mut opts = WriterOptions::new(id.clone(), Route::Manual);
+    opts.source_organization = a
+        .organization
+        .clone()
+        .or_else(|| cfg.bundle.source_organization.clone())
+        .unwrap_or_else(|| "unspecified".into());
+    opts.sha512 = a.sha512 || cfg.bundle.sha512;
+    let plain = a.tar
+        || cfg.bundle.container.as_deref() == Some("tar")
+        || a.output.extension().is_some_and(|e| e == "tar");
+    opts.container = if plain {
+        Container::Tar
+    } else {
+        Container::TarZst
+    };
+    if a.captured_at.is_some() {
+        opts.capture_end = Some(id.capture_start);
+    }
+    let name = a.output.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let target = if name.ends_with(".tar.zst") || name.ends_with(".tar") {
+        a.output.clone()
+    } else {
+        a.output.join(opts.file_name())
+    };
+    let mut w = BundleWriter::create_at(&target, opts)?;
+    let total: u64 = files.iter().map(|f| f.2).sum();
+    let bar = progress::Bytes::start("bundling", total, w.progress());
+    let tool = concat!("tawthiq bundle ", env!("CARGO_PKG_VERSION"));
+    for (rel, path, size) in &files {
+        let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let stored = w
+            .add_export_file(rel, &mut f, Some(*size))
+            .with_context(|| format!("packing {}", path.display()))?;
+        w.log(CaptureLogEntry {
+            seq: 0,
+            time: id.capture_start,
+            method: "IMPORT".into(),
+            url: String::new(),
+            status: None,
+            headers: Default::default(),
+            body_sha256: Some(stored.sha256),
+            body_bytes: Some(stored.size),
+            payload_path: Some(stored.path),
+            tool: tool.into(),
+            source_path: Some(rel.clone()),
+            source_sha256: Some(stored.sha256),
+            note: None,
+        })?;
+    }
+    w.set_completeness(Completeness {
+        platform_reported: Default::default(),
+        captured: [
+            ("files".to_string(), files.len() as u64),
+            ("bytes".to_string(), total),
+        ]
+        .into(),
+        gaps: vec![],
+        statement: format!(
+            "manual bundle: every regular file of the folder was packed ({} files, {total} bytes)",
+            files.len()
+        ),
+    });
+    let ts = a
+        .tsa_url
+        .clone()
+        .or_else(|| cfg.timestamp.url.clone())
+        .map(|url| TimestampOptions {
+            url,
+            required: a.require_timestamp || cfg.timestamp.required,
+            timeout: std::time::Duration::from_secs(cfg.timestamp.timeout_secs.unwrap_or(30)),
+        });
+    if ts.is_none() && (a.require_timestamp || cfg.timestamp.required) {
+        bail!("a timestamp is required but no TSA is configured: pass --tsa-url");
+    }
+    let published = w.finish(&key, ts.as_ref())?;
+    drop(bar);
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{}", published.path.display());
+    }
+    tracing::info!(
+        bundle = %published.bundle_id,
+        files = published.payload_files,
+        bytes = published.payload_bytes,
+        tagmanifest_sha256 = %published.tagmanifest_sha256,
+        "bundle published"
+    );
+    if let Some(e) = &published.timestamp_error {
+        tracing::warn!("published without a timestamp: {e}");
+    }
+    Ok(Outcome::Ok)
+}
