@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -44,6 +45,9 @@ enum Command {
 
 pub struct Sink {
     tx: Option<Sender<Command>>,
+    /// The first error of the output thread, so the caller stops early (a full disk should not
+    /// let a capture download gigabytes more before failing).
+    failure: Arc<Mutex<Option<(io::ErrorKind, String)>>>,
     thread: Option<JoinHandle<Box<dyn Output>>>,
 }
 
@@ -60,6 +64,7 @@ struct State {
     frame_buf: Vec<u8>,
     unsynced: u64,
     flusher: Option<Sender<()>>,
+    failure: Arc<Mutex<Option<(io::ErrorKind, String)>>>,
 }
 
 impl Sink {
@@ -76,7 +81,9 @@ impl Sink {
             frame_buf: Vec::with_capacity(frames::FRAME_TARGET + 4096),
             unsynced: 0,
             flusher,
+            failure: Arc::default(),
         };
+        let failure = Arc::clone(&state.failure);
         // A few frames in flight: enough to keep both threads busy, little memory.
         let (tx, rx) = bounded::<Command>(8);
         let thread = std::thread::Builder::new()
@@ -87,11 +94,15 @@ impl Sink {
             })?;
         Ok(Sink {
             tx: Some(tx),
+            failure,
             thread: Some(thread),
         })
     }
 
     fn send(&self, c: Command) -> io::Result<()> {
+        if let Some((kind, msg)) = self.failure.lock().ok().and_then(|f| f.clone()) {
+            return Err(io::Error::new(kind, msg));
+        }
         self.tx
             .as_ref()
             .and_then(|tx| tx.send(c).ok())
@@ -167,6 +178,9 @@ impl State {
             }
             if failed.is_none() {
                 if let Err(e) = self.apply(cmd) {
+                    if let Ok(mut slot) = self.failure.lock() {
+                        *slot = Some((e.kind(), e.to_string()));
+                    }
                     failed = Some(e);
                 }
             }

@@ -3,3 +3,6 @@
 mod support;
 
 mod roundtrip;
+mod bad_input;
+mod random_access;
+mod reproducible;
