@@ -1,0 +1,7 @@
+//! End-to-end tests of the `tawthiq` binary, with the independent tools auditors use.
+
+mod support;
+
+mod errors;
+mod independent_tools;
+mod workflow;

@@ -1,0 +1,120 @@
+//! Runs the binary and external tools; builds sample folders.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub fn tawthiq() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tawthiq"));
+    c.env_remove("TAWTHIQ_KEY")
+        .env_remove("TAWTHIQ_PUBKEY")
+        .env_remove("TAWTHIQ_TSA_URL")
+        .env_remove("TAWTHIQ_CONFIG");
+    c.stdin(Stdio::null());
+    c
+}
+
+pub fn run(c: &mut Command) -> Output {
+    c.output()
+        .unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"))
+}
+
+pub fn ok(c: &mut Command) -> String {
+    let o = run(c);
+    assert!(
+        o.status.success(),
+        "{c:?} failed: {}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// An external tool the tests need: missing means the test fails (CI installs them).
+pub fn tool(name: &str) -> Command {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {name}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "{name} is not installed: run .ci/run (it installs zstd, minisign, openssl and bagit)"
+    );
+    Command::new(name)
+}
+
+pub struct Keys {
+    pub secret: PathBuf,
+    pub public: PathBuf,
+}
+
+pub fn keygen(dir: &Path) -> Keys {
+    let keys = Keys {
+        secret: dir.join("k.key"),
+        public: dir.join("k.pub"),
+    };
+    ok(tawthiq()
+        .arg("keygen")
+        .arg("--secret")
+        .arg(&keys.secret)
+        .arg("--public")
+        .arg(&keys.public));
+    keys
+}
+
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A school account's files: Arabic JSON and names, images, and a video-sized file.
+pub fn sample_folder(dir: &Path, video_bytes: usize) -> PathBuf {
+    let root = dir.join("account");
+    std::fs::create_dir_all(root.join("posts")).unwrap();
+    std::fs::create_dir_all(root.join("صور")).unwrap();
+    std::fs::create_dir_all(root.join("videos")).unwrap();
+    let post = r#"{"id":"1790000000000000001","text":"نرحب بطلابنا في العام الدراسي الجديد ١٤٤٧ هـ 🎓","lang":"ar"}"#;
+    std::fs::write(root.join("posts/page-1.json"), post).unwrap();
+    std::fs::write(
+        root.join("posts/إعلان.json"),
+        r#"{"text":"إعلان مثبت: الاختبارات يوم الأحد"}"#,
+    )
+    .unwrap();
+    for i in 0..5u64 {
+        let mut img = noise(i, 150_000 + 90_000 * i as usize);
+        img[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
+        std::fs::write(root.join(format!("صور/صورة-{i}.jpg")), img).unwrap();
+    }
+    let mut video = noise(99, video_bytes);
+    video[..12].copy_from_slice(b"\0\0\0\x18ftypmp42");
+    std::fs::write(root.join("videos/clip.mp4"), video).unwrap();
+    root
+}
+
+pub fn bundle(folder: &Path, keys: &Keys, out: &Path, extra: &[&str]) -> PathBuf {
+    let stdout = ok(tawthiq()
+        .arg("bundle")
+        .arg(folder)
+        .args([
+            "--platform",
+            "instagram",
+            "--account",
+            "school_123",
+            "--organization",
+            "وزارة التعليم",
+        ])
+        .arg("--key")
+        .arg(&keys.secret)
+        .arg("-o")
+        .arg(out)
+        .args(extra));
+    PathBuf::from(stdout.trim())
+}
