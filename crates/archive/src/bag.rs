@@ -231,8 +231,8 @@ mod tests {
 
     #[test]
     fn manifests_are_sorted_and_strict() {
-        let m = render_manifest([("data/b", "1".repeat(64)), ("data/a", "2".repeat(64))]);
-        assert!(m.starts_with(&format!("{}  data/a\n", "2".repeat(64))));
+        let m = render_manifest([("data/b", "ab".repeat(32)), ("data/a", "cd".repeat(32))]);
+        assert!(m.starts_with(&format!("{}  data/a\n", "cd".repeat(32))));
         assert_eq!(parse_manifest(&m, 64).unwrap().len(), 2);
         let unsorted: String = m.lines().rev().map(|l| format!("{l}\n")).collect();
         assert!(parse_manifest(&unsorted, 64).is_err());

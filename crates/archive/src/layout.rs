@@ -1,8 +1,12 @@
 //! Where everything lives inside a bundle, and the canonical order of its members.
 //!
-//! Paths are ASCII: platform, ids, hex digests, and percent-encoded names for files taken
-//! from exports or folders (an Arabic file name becomes `%D8%B5...`; the original name is kept
-//! in `requests.jsonl`). See `docs/bundle-format.md`.
+//! Paths are ASCII: platform, ids, hex digests, and escaped names for files taken from exports
+//! or folders (an Arabic file name becomes `=D8=B5...`; the original name is kept in
+//! `requests.jsonl`). See `docs/bundle-format.md`.
+//!
+//! The escape character is `=`, not `%`: BagIt (RFC 8493, 2.1.3) requires a literal `%` in a
+//! manifest path to be written `%25`, which `sha256sum -c` would not understand. With `=` the
+//! manifest path, the tar path and the extracted file name are one and the same string.
 
 use model::ContentId;
 
@@ -45,8 +49,8 @@ pub fn is_payload(rel: &str) -> bool {
     rel.starts_with("data/")
 }
 
-/// Percent-encodes every byte outside `[A-Za-z0-9._-]`, and a leading dot, so any name becomes
-/// one safe ASCII path component (`.`, `..` and hidden names included).
+/// Escapes every byte outside `[A-Za-z0-9._-]`, and a leading dot, as `=XX` (upper-case hex),
+/// so any name becomes one safe ASCII path component (`.`, `..` and hidden names included).
 pub fn encode_component(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for (i, b) in name.bytes().enumerate() {
@@ -54,16 +58,16 @@ pub fn encode_component(name: &str) -> String {
         if safe {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            out.push_str(&format!("={b:02X}"));
         }
     }
     if out.is_empty() {
-        out.push_str("%00");
+        out.push_str("=00");
     }
     out
 }
 
-/// `data/original/export/<each component encoded>` for a file at `rel` inside an export or folder.
+/// `data/original/export/<each component escaped>` for a file at `rel` inside an export or folder.
 pub fn export_path(rel: &str) -> String {
     let parts: Vec<String> = rel
         .split(['/', '\\'])
@@ -138,12 +142,12 @@ mod tests {
 
     #[test]
     fn arabic_and_hostile_names_become_safe_ascii() {
-        assert_eq!(encode_component("صورة.jpg"), "%D8%B5%D9%88%D8%B1%D8%A9.jpg");
-        assert_eq!(encode_component(".."), "%2E.");
-        assert_eq!(encode_component("a b/c"), "a%20b%2Fc");
+        assert_eq!(encode_component("صورة.jpg"), "=D8=B5=D9=88=D8=B1=D8=A9.jpg");
+        assert_eq!(encode_component(".."), "=2E.");
+        assert_eq!(encode_component("a b/c=d%"), "a=20b=2Fc=3Dd=25");
         assert_eq!(
             export_path("../x/./y.json"),
-            "data/original/export/%2E./x/%2E/y.json"
+            "data/original/export/=2E./x/=2E/y.json"
         );
         assert!(export_path("مجلد/ملف.txt").is_ascii());
     }

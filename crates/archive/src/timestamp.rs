@@ -178,7 +178,7 @@ struct TstInfo {
     policy: ObjectIdentifier,
     message_imprint: MessageImprint,
     serial_number: Int,
-    /// GeneralizedTime, parsed by hand because it may carry fractional seconds.
+    /// `GeneralizedTime`, parsed by hand because it may carry fractional seconds.
     gen_time: Any,
     #[asn1(optional = "true")]
     accuracy: Option<Accuracy>,
@@ -276,9 +276,6 @@ fn integer_content(be: &[u8]) -> Vec<u8> {
         out.push(0);
     }
     out.extend_from_slice(digits);
-    if out.len() > 1 && out[0] == 0 && out[1] & 0x80 == 0 {
-        out.remove(0);
-    }
     out
 }
 
@@ -300,6 +297,14 @@ pub fn request(
     data_sha256: &[u8; 32],
     timeout: Duration,
 ) -> Result<Timestamp, TimestampError> {
+    request_inner(url, data_sha256, timeout).map_err(TimestampError::normalized)
+}
+
+fn request_inner(
+    url: &str,
+    data_sha256: &[u8; 32],
+    timeout: Duration,
+) -> Result<Timestamp, TimestampError> {
     let parsed = reqwest::Url::parse(url)
         .map_err(|e| TimestampError::Unreachable(format!("invalid tsa url ({})", one_line(&e))))?;
     if parsed.scheme() != "http" && parsed.scheme() != "https" {
@@ -309,8 +314,12 @@ pub fn request(
     }
     let secrets = url_secrets(&parsed);
     let shown_url = redact_url(&parsed);
+    // Lower-cased before redaction so that no case variant of a secret survives.
     let unreachable = |detail: String| {
-        TimestampError::Unreachable(redact(&format!("{shown_url}: {detail}"), &secrets))
+        TimestampError::Unreachable(redact(
+            &one_line(&format!("{shown_url}: {detail}")),
+            &secrets,
+        ))
     };
 
     let nonce = random_nonce().map_err(|e| unreachable(format!("no randomness for nonce: {e}")))?;
@@ -420,10 +429,7 @@ fn url_secrets(url: &reqwest::Url) -> Vec<String> {
     raw.extend(url.password().map(str::to_owned));
     raw.extend(url.query().map(str::to_owned));
     raw.extend(url.fragment().map(str::to_owned));
-    for (k, v) in url.query_pairs() {
-        raw.push(k.into_owned());
-        raw.push(v.into_owned());
-    }
+    raw.extend(url.query_pairs().map(|(_, v)| v.into_owned()));
     let mut secrets = Vec::new();
     for piece in raw {
         let decoded = percent_decode(&piece);
@@ -506,10 +512,11 @@ pub fn verify(
     chain_pem: Option<&[u8]>,
     root_pem: Option<&[u8]>,
 ) -> Result<VerifiedTimestamp, TimestampError> {
-    let checked = check_response(tsr, data_sha256, chain_pem, root_pem)?;
+    let checked = check_response(tsr, data_sha256, chain_pem, root_pem)
+        .map_err(TimestampError::normalized)?;
     Ok(VerifiedTimestamp {
         gen_time: checked.gen_time,
-        chain_checked: checked.chain_checked,
+        chain_checked: checked.chained_to_root,
         tsa_subject: checked.tsa_subject,
     })
 }
@@ -519,7 +526,7 @@ struct Checked {
     gen_time: OffsetDateTime,
     nonce: Option<Vec<u8>>,
     tsa_subject: String,
-    chain_checked: bool,
+    chained_to_root: bool,
     /// Certificates carried in the token, as DER, signer first.
     token_certs_signer_first: Vec<Vec<u8>>,
 }
@@ -573,23 +580,51 @@ fn malformed(what: &str, err: impl Display) -> TimestampError {
 }
 
 /// Lower-case, single-line, bounded rendering of a message.
+/// Idempotent, so errors may pass through it more than once.
 fn one_line(msg: &impl Display) -> String {
+    const MAX_CHARS: usize = 300;
     let text = msg.to_string();
-    let mut out = String::with_capacity(text.len().min(300));
-    let mut last_space = false;
+    let mut out = String::with_capacity(text.len().min(4 * MAX_CHARS));
+    let mut chars = 0usize;
+    let mut last_space = true; // also drops leading spaces
     for c in text.chars() {
-        let c = if c.is_control() { ' ' } else { c };
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
         if c == ' ' && last_space {
             continue;
         }
         last_space = c == ' ';
-        out.extend(c.to_lowercase());
-        if out.len() >= 300 {
-            out.push('…');
-            break;
+        for lower in c.to_lowercase() {
+            chars += 1;
+            if chars > MAX_CHARS {
+                let kept: String = out.chars().take(MAX_CHARS - 1).collect();
+                return format!("{}…", kept.trim_end());
+            }
+            out.push(lower);
         }
     }
-    out.trim().to_owned()
+    out.trim_end().to_owned()
+}
+
+impl TimestampError {
+    /// Every message one line and lower case, whatever produced it.
+    fn normalized(self) -> Self {
+        match self {
+            Self::Unreachable(m) => Self::Unreachable(one_line(&m)),
+            Self::Rejected { status, text } => Self::Rejected {
+                status,
+                text: one_line(&text),
+            },
+            Self::Malformed(m) => Self::Malformed(one_line(&m)),
+            Self::SignatureInvalid(m) => Self::SignatureInvalid(one_line(&m)),
+            Self::ChainInvalid(m) => Self::ChainInvalid(one_line(&m)),
+            Self::Unsupported(m) => Self::Unsupported(one_line(&m)),
+            other @ (Self::Http(_) | Self::ImprintMismatch | Self::NonceMismatch) => other,
+        }
+    }
 }
 
 #[allow(clippy::too_many_lines)]
@@ -604,8 +639,8 @@ fn check_response(
             "response larger than 1 mib".to_owned(),
         ));
     }
-    check_der_shape(tsr).map_err(|e| malformed("timestamp response", e))?;
-    let resp = TimeStampResp::from_der(tsr).map_err(|e| malformed("timestamp response", e))?;
+    check_der_shape(tsr).map_err(|e| TimestampError::Malformed(one_line(&e)))?;
+    let resp = TimeStampResp::from_der(tsr).map_err(|e| TimestampError::Malformed(one_line(&e)))?;
 
     // Status.
     if resp.status.status != 0 && resp.status.status != 1 {
@@ -625,23 +660,23 @@ fn check_response(
             token.content_type
         )));
     }
-    let signed: SignedData = token
+    let signed_data: SignedData = token
         .content
         .decode_as()
         .map_err(|e| malformed("token signed-data", e))?;
-    if signed.version != CmsVersion::V3 {
+    if signed_data.version != CmsVersion::V3 {
         return Err(TimestampError::Malformed(format!(
             "signed-data version {} is not 3",
-            signed.version as u8
+            signed_data.version as u8
         )));
     }
-    if signed.encap_content_info.econtent_type != OID_CT_TST_INFO {
+    if signed_data.encap_content_info.econtent_type != OID_CT_TST_INFO {
         return Err(TimestampError::Malformed(format!(
             "encapsulated content type {} is not id-ct-tstinfo",
-            signed.encap_content_info.econtent_type
+            signed_data.encap_content_info.econtent_type
         )));
     }
-    let econtent = signed
+    let econtent = signed_data
         .encap_content_info
         .econtent
         .as_ref()
@@ -683,11 +718,11 @@ fn check_response(
     })?;
 
     // The signer.
-    let signer_infos = signed.signer_infos.0.as_slice();
-    let [signer] = signer_infos else {
+    let infos = signed_data.signer_infos.0.as_slice();
+    let [signer] = infos else {
         return Err(TimestampError::Malformed(format!(
             "token has {} signers, expected exactly one",
-            signer_infos.len()
+            infos.len()
         )));
     };
     let expected_version = match signer.sid {
@@ -702,11 +737,11 @@ fn check_response(
     }
     let digest_alg = hash_alg(&signer.digest_alg)
         .map_err(|e| TimestampError::Unsupported(format!("signer digest: {e}")))?;
-    for alg in signed.digest_algorithms.iter() {
+    for alg in signed_data.digest_algorithms.iter() {
         hash_alg(alg)
             .map_err(|e| TimestampError::Unsupported(format!("digest algorithms: {e}")))?;
     }
-    if !signed
+    if !signed_data
         .digest_algorithms
         .iter()
         .any(|a| a.oid == signer.digest_alg.oid && a.parameters == signer.digest_alg.parameters)
@@ -744,7 +779,7 @@ fn check_response(
 
     // Certificates: the token's, then the caller's chain.
     let mut token_certs = Vec::new();
-    if let Some(set) = &signed.certificates {
+    if let Some(set) = &signed_data.certificates {
         for choice in set.0.iter() {
             if let CertificateChoices::Certificate(cert) = choice {
                 let der = cert
@@ -811,7 +846,7 @@ fn check_response(
         gen_time,
         nonce: tst.nonce.as_ref().map(|n| n.as_bytes().to_vec()),
         tsa_subject: printable(&signer_cert.cert.tbs_certificate.subject.to_string()),
-        chain_checked,
+        chained_to_root: chain_checked,
         token_certs_signer_first,
     })
 }
@@ -1002,7 +1037,7 @@ fn find_signer(
         })
 }
 
-/// Hash algorithm of an AlgorithmIdentifier whose parameters are absent or NULL.
+/// Hash algorithm of an `AlgorithmIdentifier` whose parameters are absent or NULL.
 fn hash_alg(alg: &AlgorithmIdentifierOwned) -> Result<HashAlg, String> {
     let hash = match alg.oid {
         OID_SHA256 => HashAlg::Sha256,
@@ -1379,7 +1414,7 @@ fn parse_pem_certs(pem: &[u8]) -> Result<Vec<Cert>, String> {
     Ok(certs)
 }
 
-/// Parses a DER GeneralizedTime value: `YYYYMMDDHHMMSS[.f+]Z`, no trailing zeros in the
+/// Parses a DER `GeneralizedTime` value: `YYYYMMDDHHMMSS[.f+]Z`, no trailing zeros in the
 /// fraction.
 fn parse_generalized_time(b: &[u8]) -> Option<OffsetDateTime> {
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
@@ -1451,20 +1486,20 @@ fn walk_der(mut bytes: &[u8], depth: usize) -> Result<usize, String> {
         }
         let len_byte = *bytes.get(pos).ok_or("truncated der length")?;
         pos += 1;
-        let len = if len_byte < 0x80 {
-            usize::from(len_byte)
-        } else if len_byte == 0x80 {
-            return Err("indefinite der length".to_owned());
-        } else {
-            let n = usize::from(len_byte & 0x7f);
-            if n > 4 {
-                return Err("der length too large".to_owned());
+        let len = match len_byte {
+            0..0x80 => usize::from(len_byte),
+            0x80 => return Err("indefinite der length".to_owned()),
+            _ => {
+                let n = usize::from(len_byte & 0x7f);
+                if n > 4 {
+                    return Err("der length too large".to_owned());
+                }
+                let len_bytes = bytes.get(pos..pos + n).ok_or("truncated der length")?;
+                pos += n;
+                len_bytes
+                    .iter()
+                    .fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
             }
-            let len_bytes = bytes.get(pos..pos + n).ok_or("truncated der length")?;
-            pos += n;
-            len_bytes
-                .iter()
-                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
         };
         let end = pos.checked_add(len).ok_or("der length overflow")?;
         let content = bytes.get(pos..end).ok_or("der length beyond the input")?;
@@ -1487,7 +1522,7 @@ mod tests {
             version: u8,
             imprint: MessageImprint,
             nonce: Int,
-            cert_req: bool,
+            wants_cert: bool,
         }
         for nonce in [0u64, 1, 0x7f, 0x80, 0xff, 0x1234, u64::MAX, 1 << 63] {
             let data = [7u8; 32];
@@ -1497,7 +1532,7 @@ mod tests {
             assert_eq!(req.version, 1);
             assert_eq!(req.imprint.hashed_message.as_bytes(), &data);
             assert_eq!(hash_alg(&req.imprint.hash_algorithm), Ok(HashAlg::Sha256));
-            assert!(req.cert_req);
+            assert!(req.wants_cert);
             let expected = der::asn1::Uint::new(&nonce.to_be_bytes()).unwrap();
             assert_eq!(req.nonce.as_bytes(), integer_content(&nonce.to_be_bytes()));
             assert_eq!(req.nonce.to_der().unwrap(), expected.to_der().unwrap());
@@ -1564,6 +1599,11 @@ mod tests {
 
     #[test]
     fn one_line_is_lower_case_single_line() {
-        assert_eq!(one_line(&"Bad\nThing\r\n  Here"), "bad thing here");
+        assert_eq!(one_line(&"  Bad\nThing\r\n  Here "), "bad thing here");
+        let long = "X".repeat(1000);
+        let once = one_line(&long);
+        assert_eq!(once.chars().count(), 300);
+        assert_eq!(one_line(&once), once);
+        assert_eq!(one_line(&"İstanbul"), "i̇stanbul");
     }
 }

@@ -28,6 +28,9 @@ use crate::sink::{Container, Mode, Sink};
 use crate::tar;
 use crate::timestamp;
 
+/// The largest manifest a verifier accepts (see `verify::tag_limit`).
+const MANIFEST_LIMIT: u64 = 96 << 20;
+
 /// What a bundle is and how to write it.
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
@@ -226,9 +229,9 @@ impl BundleWriter {
             ("run id", &opts.run_id),
             ("tool", &opts.tool),
         ] {
-            if !bag::is_tag_value(v) {
+            if !bag::is_tag_value(v) || v.len() > 1024 {
                 return Err(BundleError::InvalidOption(format!(
-                    "{name} must be one line of text without leading or trailing spaces"
+                    "{name} must be one line of text (at most 1024 bytes) without leading or trailing spaces"
                 )));
             }
         }
@@ -290,7 +293,7 @@ impl BundleWriter {
     }
 
     /// A file from an owner's export (or a folder), byte-exact, at
-    /// `data/original/export/<path, percent-encoded>`.
+    /// `data/original/export/<path, each component escaped>` (see `layout::encode_component`).
     pub fn add_export_file(
         &mut self,
         path_in_export: &str,
@@ -389,7 +392,28 @@ impl BundleWriter {
         Ok(())
     }
 
+    /// Stores one member; on failure nothing of it remains (its path can be used again).
     fn store(
+        &mut self,
+        target: Target<'_>,
+        body: &mut dyn Read,
+        expected: Option<u64>,
+    ) -> Result<StoredFile> {
+        let claimed = match &target {
+            Target::Path(p) => {
+                self.claim_path(p)?;
+                Some(p.to_ascii_lowercase())
+            }
+            Target::Media(_) => None,
+        };
+        let result = self.store_inner(target, body, expected);
+        if let (Err(_), Some(c)) = (&result, claimed) {
+            self.paths.remove(&c);
+        }
+        result
+    }
+
+    fn store_inner(
         &mut self,
         target: Target<'_>,
         body: &mut dyn Read,
@@ -399,9 +423,6 @@ impl BundleWriter {
             Target::Path(p) => p.clone(),
             Target::Media(_) => "media stream".to_owned(),
         };
-        if let Target::Path(p) = &target {
-            self.claim_path(p)?;
-        }
         let input_err = |source| BundleError::Input {
             what: what.clone(),
             source,
@@ -489,9 +510,6 @@ impl BundleWriter {
         let outcome = streamed.map_err(input_err).and_then(|()| check_len(h.size));
         if let Err(e) = outcome {
             self.roll_back(header_offset)?;
-            if let Target::Path(p) = &target {
-                self.paths.remove(&p.to_ascii_lowercase());
-            }
             return Err(e);
         }
         let size = h.size;
@@ -657,6 +675,13 @@ impl BundleWriter {
                     .map(|m| (m.path.as_str(), hex(&m.sha512.unwrap_or([0; 64])))),
             )
         });
+        // The verifier holds manifests in memory up to a limit: never write one it would refuse.
+        if manifest256.len() as u64 > MANIFEST_LIMIT {
+            return Err(BundleError::InvalidOption(format!(
+                "{} files make a manifest larger than {MANIFEST_LIMIT} bytes; split the capture into several bundles",
+                self.members.len()
+            )));
+        }
         let mut tag_files: Vec<(&str, Vec<u8>)> = vec![
             (layout::BAGIT, layout::BAGIT_TXT.as_bytes().to_vec()),
             (layout::BAG_INFO, info.render().into_bytes()),

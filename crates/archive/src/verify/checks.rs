@@ -443,7 +443,9 @@ fn check_timestamp(
             let code = match e {
                 TimestampError::ImprintMismatch => Code::TimestampImprint,
                 TimestampError::SignatureInvalid(_) => Code::TimestampSignature,
-                TimestampError::ChainInvalid(_) => Code::TimestampChain,
+                // Without a root no chain was asked for: the fault is in the token's own
+                // certificates (validity, key usage), not in a chain to a root.
+                TimestampError::ChainInvalid(_) if opts.tsa_root.is_some() => Code::TimestampChain,
                 _ => Code::TimestampMalformed,
             };
             f.add(code, e.to_string(), Some(layout::TIMESTAMP.into()));

@@ -118,4 +118,29 @@ mod tests {
             assert!(c.as_str().starts_with(prefix) && c.as_str().len() == 7);
         }
     }
+
+    /// The normative spec lists every code with its meaning.
+    #[test]
+    fn the_spec_lists_every_code() {
+        let spec =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/bundle-format.md");
+        let text = std::fs::read_to_string(&spec).unwrap();
+        for c in Code::ALL {
+            let row = text
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}`", c.as_str())));
+            let row = row.unwrap_or_else(|| {
+                panic!(
+                    "{} is missing from the code table of {}",
+                    c.as_str(),
+                    spec.display()
+                )
+            });
+            assert!(
+                row.contains(c.meaning()),
+                "{}: the spec's meaning differs from codes.rs",
+                c.as_str()
+            );
+        }
+    }
 }

@@ -22,6 +22,8 @@ pub trait ChunkSource {
     fn index(&self) -> Option<&[u8]>;
     /// Called after the tar layer is done: checks what only the end of the file can show.
     fn finish(&mut self, f: &mut Findings) -> io::Result<()>;
+    /// Stopped on a fatal finding of its own: the tar stream ends there, not in the file.
+    fn failed(&self) -> bool;
 }
 
 /// Plain tar: the file itself, in buffer-sized chunks.
@@ -51,6 +53,9 @@ impl<R: Read> ChunkSource for TarSource<R> {
     fn finish(&mut self, _f: &mut Findings) -> io::Result<()> {
         Ok(())
     }
+    fn failed(&self) -> bool {
+        false
+    }
 }
 
 pub struct ZstdSource<R> {
@@ -60,6 +65,8 @@ pub struct ZstdSource<R> {
     index: Option<Vec<u8>>,
     seek_table_seen: bool,
     stopped: bool,
+    /// Stopped on a fatal finding: what the layers above see missing is not missing from the file.
+    failed: bool,
     decoder: zstd::bulk::Decompressor<'static>,
 }
 
@@ -72,6 +79,7 @@ impl<R: Read> ZstdSource<R> {
             index: None,
             seek_table_seen: false,
             stopped: false,
+            failed: false,
             decoder: zstd::bulk::Decompressor::new()?,
         })
     }
@@ -79,6 +87,7 @@ impl<R: Read> ZstdSource<R> {
     fn stop(&mut self, f: &mut Findings, code: Code, msg: String) {
         f.add(code, msg, None);
         self.stopped = true;
+        self.failed = true;
     }
 
     fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -274,6 +283,15 @@ impl<R: Read> ZstdSource<R> {
                 return Ok(());
             }
         };
+        // A decoder ignores this bit: flipping it would change the file but not its content.
+        if self.input.peek()[4] & 0x10 != 0 {
+            self.stop(
+                f,
+                Code::ZstdFrameHeader,
+                format!("unused bit set in the header of frame at offset {at}"),
+            );
+            return Ok(());
+        }
         if header.window > FRAME_LIMIT as u64
             || header.content_size.is_some_and(|s| s > FRAME_LIMIT as u64)
         {
@@ -409,6 +427,9 @@ impl<R: Read> ZstdSource<R> {
             {
                 let code = if e.to_string().contains("checksum") {
                     Code::ZstdChecksum
+                } else if e.to_string().contains("too small") {
+                    // Decoded past FRAME_LIMIT: the output buffer's capacity.
+                    Code::ZstdFrameTooLarge
                 } else {
                     Code::ZstdCorrupt
                 };
@@ -452,24 +473,21 @@ impl<R: Read> ChunkSource for ZstdSource<R> {
         self.index.as_deref()
     }
 
+    fn failed(&self) -> bool {
+        self.failed
+    }
+
     fn finish(&mut self, f: &mut Findings) -> io::Result<()> {
-        // The tar layer stops at its end-of-archive; read what follows (index, seek table).
+        // The tar layer reads to the end of the file unless a fatal finding stopped it: then
+        // the rest of the tar stream is dropped unread, its frames, the index and the seek
+        // table still checked.
         while !self.stopped {
+            self.queue.clear();
             self.frame(f)?;
-            if let Some(c) = self.queue.pop_front() {
-                if c.bytes().iter().any(|&b| b != 0) || self.index.is_none() {
-                    f.add(
-                        Code::TrailingData,
-                        "data frames follow the end of the tar stream".into(),
-                        None,
-                    );
-                }
-                self.queue.clear();
-                self.stopped = true;
-            }
         }
-        if self.index.is_none() && self.seek_table_seen {
-            // Already reported as IndexMissing when the seek table was read.
+        self.queue.clear();
+        if self.index.is_none() && (self.seek_table_seen || self.failed) {
+            // Already reported as IndexMissing when the seek table was read, or never reached.
         } else if self.index.is_none() {
             f.add(
                 Code::IndexMissing,

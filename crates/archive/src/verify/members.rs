@@ -69,6 +69,14 @@ impl<S: ChunkSource> Cursor<'_, S> {
         Ok(true)
     }
 
+    /// The stream ended early: a finding, unless the container stopped it on a fatal finding
+    /// of its own (then the end is the verifier's, not the file's).
+    fn truncated(&self, f: &mut Findings, msg: String, member: Option<String>) {
+        if !self.src.failed() {
+            f.add(Code::TarTruncated, msg, member);
+        }
+    }
+
     /// Reads up to `out.len()` bytes; returns how many (fewer only at the end).
     fn read(&mut self, f: &mut Findings, out: &mut [u8]) -> io::Result<usize> {
         let mut n = 0;
@@ -148,8 +156,8 @@ pub fn scan<S: ChunkSource>(
         let header_offset = cur.offset;
         let n = cur.read(f, &mut block)?;
         if n < BLOCK {
-            f.add(
-                Code::TarTruncated,
+            cur.truncated(
+                f,
                 format!(
                     "the tar stream ends at offset {} without end-of-archive blocks",
                     header_offset + n as u64
@@ -200,11 +208,7 @@ pub fn scan<S: ChunkSource>(
                 }
                 let mut records = vec![0u8; (raw.size as usize) + tar::padding(raw.size)];
                 if cur.read(f, &mut records)? < records.len() || cur.read(f, &mut block)? < BLOCK {
-                    f.add(
-                        Code::TarTruncated,
-                        "the tar stream ends inside a pax header".into(),
-                        None,
-                    );
+                    cur.truncated(f, "the tar stream ends inside a pax header".into(), None);
                     return Ok(scan);
                 }
                 header_bytes.extend_from_slice(&records);
@@ -269,11 +273,7 @@ pub fn scan<S: ChunkSource>(
                 // Skip its content (for links and devices, none), keeping sync with the stream.
                 let skip = raw.size + tar::padding(raw.size) as u64;
                 if cur.take(f, skip, |_| {})? < skip {
-                    f.add(
-                        Code::TarTruncated,
-                        "the tar stream ends inside a member".into(),
-                        None,
-                    );
+                    cur.truncated(f, "the tar stream ends inside a member".into(), None);
                     return Ok(scan);
                 }
                 continue;
@@ -416,11 +416,7 @@ pub fn scan<S: ChunkSource>(
             cur.take(f, content, |_| {})?
         };
         if got < content {
-            f.add(
-                Code::TarTruncated,
-                "the tar stream ends inside a member".into(),
-                Some(shown),
-            );
+            cur.truncated(f, "the tar stream ends inside a member".into(), Some(shown));
             return Ok(scan);
         }
     }
@@ -437,9 +433,18 @@ fn check_end<S: ChunkSource>(
     let rest = cur.take(f, u64::MAX, |c| {
         nonzero |= c.bytes().iter().any(|&b| b != 0)
     })?;
-    if rest < BLOCK as u64 {
-        f.add(
-            Code::TarTruncated,
+    if cur.src.failed() {
+        // The container stopped the stream: only the bytes read can be judged.
+        if nonzero {
+            f.add(
+                Code::TarEnd,
+                "non-zero bytes after the end blocks".into(),
+                None,
+            );
+        }
+    } else if rest < BLOCK as u64 {
+        cur.truncated(
+            f,
             "the tar stream ends inside its end-of-archive blocks".into(),
             None,
         );

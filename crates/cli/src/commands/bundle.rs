@@ -1,6 +1,6 @@
 //! `tawthiq bundle <folder>`: packs every regular file under a folder, byte-exact, into a signed
 //! bundle (manual evidence, demos, tests). File names may be Arabic: inside the bundle they are
-//! percent-encoded, and `requests.jsonl` keeps each original name.
+//! escaped (`=D8=B5…`), and `requests.jsonl` keeps each original name.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -121,7 +121,10 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
     } else {
         Container::TarZst
     };
-    if a.captured_at.is_some() {
+    let tsa_url = a.tsa_url.clone().or_else(|| cfg.timestamp.url.clone());
+    // A fixed capture time makes the bundle reproducible; a timestamp is taken now, so with a TSA
+    // the capture window must reach the present for the token's time to fall inside it.
+    if a.captured_at.is_some() && tsa_url.is_none() {
         opts.capture_end = Some(id.capture_start);
     }
     let name = a.output.file_name().and_then(|n| n.to_str()).unwrap_or("");
