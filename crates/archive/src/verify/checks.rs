@@ -137,6 +137,7 @@ pub fn check(
         })
         .collect();
     let manifest256 = check_manifest(tag(layout::MANIFEST_SHA256), 64, &actual256, f);
+    check_media_names(&actual256, f);
     let m512 = tag(layout::MANIFEST_SHA512);
     if m512.is_some() != tag(layout::TAGMANIFEST_SHA512).is_some() {
         f.add(
@@ -156,10 +157,17 @@ pub fn check(
                 ))
             })
             .collect();
-        if actual512.len() != actual256.len() {
-            f.add(Code::ManifestAlgorithms, "SHA-512 digests were not computed: the member index did not announce a SHA-512 manifest".into(), None);
-        }
-        let manifest512 = check_manifest(m512, 128, &actual512, f);
+        let manifest512 = if actual512.len() == actual256.len() {
+            check_manifest(m512, 128, &actual512, f)
+        } else {
+            // Reading a stream, the verifier learns of the SHA-512 manifest only at its end.
+            f.add(
+                Code::ManifestAlgorithms,
+                "the bundle has SHA-512 manifests but SHA-512 digests were not computed: verify the file itself, or pass --sha512 when reading stdin".into(),
+                None,
+            );
+            None
+        };
         if let (Some(a), Some(b)) = (&manifest256, &manifest512) {
             if a != b {
                 f.add(
@@ -484,5 +492,20 @@ fn check_index(scan: &Scan, index: Option<&[u8]>, f: &mut Findings) {
             }
         };
         f.add(Code::IndexMismatch, detail, None);
+    }
+}
+
+/// `data/original/media/sha256/<h2>/<sha256>.<ext>` must name the file's own digest.
+fn check_media_names(actual: &HashMap<&str, String>, f: &mut Findings) {
+    let prefix = format!("{}media/sha256/", layout::ORIGINAL);
+    for (path, digest) in actual {
+        let Some(rest) = path.strip_prefix(&prefix) else { continue };
+        let named = rest.split_once('/').and_then(|(h2, file)| {
+            let stem = file.split_once('.').map_or(file, |(s, _)| s);
+            (stem.starts_with(h2) && h2.len() == 2).then_some(stem)
+        });
+        if named != Some(digest.as_str()) {
+            f.add(Code::MediaName, format!("content digest is {digest}"), Some((*path).to_owned()));
+        }
     }
 }

@@ -73,6 +73,7 @@ codes! {
     TagManifestInvalid = "TQ-E059", Error, "a tag manifest is malformed or does not list exactly the tag files";
     PayloadOxum = "TQ-E060", Error, "Payload-Oxum does not match the payload";
     ManifestAlgorithms = "TQ-E061", Error, "the SHA-512 manifests are incomplete or list other paths than the SHA-256 ones";
+    MediaName = "TQ-E062", Error, "a content-addressed media file is not named after its own SHA-256";
     SignatureMissing = "TQ-E070", Error, "the signature file is missing";
     SignatureMalformed = "TQ-E071", Error, "the signature file is malformed or not canonical";
     SignatureKeyMismatch = "TQ-E072", Error, "the signature was made by a key other than the given public key(s)";
