@@ -213,9 +213,10 @@ pub fn scan<S: ChunkSource>(
                 }
                 header_bytes.extend_from_slice(&records);
                 header_bytes.extend_from_slice(&block);
+                let mut pax_path = None;
                 match tar::parse_pax(&records[..raw.size as usize]) {
                     Ok(recs) if recs.len() == 1 && recs[0].0 == "path" => {
-                        path = recs[0].1.clone().into_bytes()
+                        pax_path = Some(recs[0].1.clone().into_bytes());
                     }
                     Ok(_) => {
                         f.add(
@@ -237,15 +238,21 @@ pub fn scan<S: ChunkSource>(
                 }
                 raw = match tar::parse_block(&block) {
                     Ok(r) => r,
-                    Err(_) => {
+                    Err(fault) => {
+                        let code = match fault {
+                            HeaderFault::Checksum => Code::TarHeaderChecksum,
+                            HeaderFault::Format => Code::TarHeaderFormat,
+                        };
                         f.add(
-                            Code::TarHeaderChecksum,
+                            code,
                             format!("tar header after the pax header at offset {header_offset}"),
                             None,
                         );
                         return Ok(scan);
                     }
                 };
+                // Without a usable path record, the member is named by its own header.
+                path = pax_path.unwrap_or_else(|| raw.path.clone());
                 if raw.typeflag != b'0' {
                     f.add(
                         Code::PaxInvalid,

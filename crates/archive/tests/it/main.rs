@@ -1,8 +1,14 @@
 //! Integration tests of the archive crate: one binary, a module per theme.
 
+mod craft;
 mod support;
 
-mod roundtrip;
 mod bad_input;
+mod fuzz;
+mod hostile;
 mod random_access;
 mod reproducible;
+mod roundtrip;
+mod tamper;
+mod ts_timestamp;
+mod ts_resigned;
