@@ -290,43 +290,85 @@ pub struct IndexEntry {
 
 pub const INDEX_FIRST_LINE: &str = "tawthiq-index 1";
 
-pub fn encode_index(entries: &[IndexEntry]) -> Vec<u8> {
+/// The member index: where each member lies in the tar stream, and a digest of every data
+/// frame's *compressed* bytes. The frame checksums of the zstd format cover decompressed
+/// content only; a bit flipped in slack bits of a compressed block can decode to the same
+/// content, and these digests make every stored byte count.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Index {
+    pub members: Vec<IndexEntry>,
+    /// XXH64 of each data frame as stored, in file order.
+    pub frame_digests: Vec<u64>,
+}
+
+/// XXH64 of a frame's stored bytes, as the index records it.
+pub fn frame_digest(frame: &[u8]) -> u64 {
+    xxh64(frame, 0)
+}
+
+/// The member part of the index (its first line included).
+pub fn encode_index_members(entries: &[IndexEntry]) -> Vec<u8> {
     let mut out = format!("{INDEX_FIRST_LINE}\n").into_bytes();
     for e in entries {
         out.extend_from_slice(
-            format!(
-                "{} {} {} {}\n",
-                e.header_offset, e.data_offset, e.size, e.path
-            )
-            .as_bytes(),
+            format!("{} {} {} {}\n", e.header_offset, e.data_offset, e.size, e.path).as_bytes(),
         );
     }
     out
 }
 
+/// The frame part of the index: `frames <n>` then one 16-hex-digit digest a line.
+pub fn encode_frame_digests(digests: &[u64]) -> Vec<u8> {
+    let mut out = format!("frames {}\n", digests.len()).into_bytes();
+    for d in digests {
+        out.extend_from_slice(format!("{d:016x}\n").as_bytes());
+    }
+    out
+}
+
+pub fn encode_index(entries: &[IndexEntry], frame_digests: &[u64]) -> Vec<u8> {
+    let mut out = encode_index_members(entries);
+    out.extend_from_slice(&encode_frame_digests(frame_digests));
+    out
+}
+
 /// Parses an index. It is untrusted: anything read through it is checked against the manifest.
-pub fn parse_index(b: &[u8]) -> Result<Vec<IndexEntry>, &'static str> {
+pub fn parse_index(b: &[u8]) -> Result<Index, &'static str> {
     let text = std::str::from_utf8(b).map_err(|_| "index is not UTF-8")?;
     let mut lines = text.split_terminator('\n');
     if lines.next() != Some(INDEX_FIRST_LINE) || !text.ends_with('\n') {
         return Err("index does not start with its version line");
     }
-    lines
-        .map(|line| {
-            let mut f = line.splitn(4, ' ');
-            let mut num = || f.next().and_then(|s| s.parse::<u64>().ok());
-            let (Some(header_offset), Some(data_offset), Some(size)) = (num(), num(), num()) else {
-                return Err("index line is malformed");
-            };
-            let path = f.next().ok_or("index line has no path")?.to_owned();
-            Ok(IndexEntry {
-                header_offset,
-                data_offset,
-                size,
-                path,
-            })
-        })
-        .collect()
+    let mut index = Index::default();
+    let mut frames_expected = None;
+    for line in lines {
+        if let Some(n) = frames_expected {
+            if index.frame_digests.len() == n {
+                return Err("index has lines after its frame digests");
+            }
+            let ok = line.len() == 16 && line.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+            let d = u64::from_str_radix(line, 16).ok().filter(|_| ok).ok_or("index frame digest is malformed")?;
+            index.frame_digests.push(d);
+            continue;
+        }
+        if let Some(n) = line.strip_prefix("frames ") {
+            let n: usize = n.parse().map_err(|_| "index frame count is malformed")?;
+            index.frame_digests.reserve(n.min(1 << 20));
+            frames_expected = Some(n);
+            continue;
+        }
+        let mut f = line.splitn(4, ' ');
+        let mut num = || f.next().and_then(|s| s.parse::<u64>().ok());
+        let (Some(header_offset), Some(data_offset), Some(size)) = (num(), num(), num()) else {
+            return Err("index line is malformed");
+        };
+        let path = f.next().ok_or("index line has no path")?.to_owned();
+        index.members.push(IndexEntry { header_offset, data_offset, size, path });
+    }
+    match frames_expected {
+        Some(n) if n == index.frame_digests.len() => Ok(index),
+        _ => Err("index frame digests are missing or incomplete"),
+    }
 }
 
 #[cfg(test)]
@@ -386,7 +428,11 @@ mod tests {
             size: 9,
             path: "b/data/a b.json".into(),
         }];
-        assert_eq!(parse_index(&encode_index(&entries)).unwrap(), entries);
+        let digests = vec![1, u64::MAX];
+        let index = parse_index(&encode_index(&entries, &digests)).unwrap();
+        assert_eq!(index.members, entries);
+        assert_eq!(index.frame_digests, digests);
+        assert!(parse_index(&encode_index_members(&entries)).is_err());
         assert!(parse_index(b"nope\n").is_err());
     }
 }

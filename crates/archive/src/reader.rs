@@ -31,6 +31,8 @@ pub struct MemberInfo {
 }
 
 struct FrameSpan {
+    /// XXH64 of the stored frame, from the index.
+    digest: u64,
     compressed_at: u64,
     decompressed_at: u64,
     entry: FrameEntry,
@@ -114,6 +116,7 @@ impl<R: Read + Seek> BundleReader<R> {
         let (mut c, mut d) = (0u64, 0u64);
         for e in entries {
             spans.push(FrameSpan {
+                digest: 0,
                 compressed_at: c,
                 decompressed_at: d,
                 entry: e,
@@ -140,8 +143,15 @@ impl<R: Read + Seek> BundleReader<R> {
                 "the frame before the seek table is not an index".into(),
             ));
         }
-        let entries =
+        let index =
             frames::parse_index(&frame[8..]).map_err(|e| BundleError::Damaged(e.into()))?;
+        if index.frame_digests.len() != spans.len() {
+            return Err(BundleError::Damaged("the index lists another number of frames than the seek table".into()));
+        }
+        for (span, digest) in spans.iter_mut().zip(index.frame_digests) {
+            span.digest = digest;
+        }
+        let entries = index.members;
         Self::with_entries(r, entries, Some(spans))
     }
 
@@ -290,6 +300,12 @@ impl<R: Read + Seek> BundleReader<R> {
                 ));
             }
             let frame = read_at(&mut self.r, s.compressed_at, csize)?;
+            if frames::frame_digest(&frame) != s.digest {
+                return Err(BundleError::Damaged(format!(
+                    "frame at offset {} differs from its digest in the index",
+                    s.compressed_at
+                )));
+            }
             let mut content = Vec::with_capacity(dsize);
             decoder
                 .decompress_to_buffer(&frame[..], &mut content)

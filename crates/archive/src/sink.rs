@@ -59,6 +59,8 @@ struct State {
     container: Container,
     encoder: FrameEncoder,
     frames: Vec<FrameEntry>,
+    /// Digest of each data frame's stored bytes, for the index.
+    frame_digests: Vec<u64>,
     pos: u64,
     reserved: Option<(u64, usize)>,
     frame_buf: Vec<u8>,
@@ -76,6 +78,7 @@ impl Sink {
             container,
             encoder,
             frames: Vec::new(),
+            frame_digests: Vec::new(),
             pos: 0,
             reserved: None,
             frame_buf: Vec::with_capacity(frames::FRAME_TARGET + 4096),
@@ -122,8 +125,8 @@ impl Sink {
         self.send(Command::Rollback)
     }
 
-    /// Writes the index (zstd container only), the seek table, and returns the output for
-    /// publishing, with the frames written.
+    /// Writes the index (zstd container only: `index` holds its member part, this adds the frame
+    /// digests), the seek table, and returns the output for publishing, with the frames written.
     pub fn finish(mut self, index: Vec<u8>) -> io::Result<(Box<dyn Output>, Vec<FrameEntry>)> {
         let (reply_tx, reply_rx) = bounded(1);
         self.send(Command::Finish(index, reply_tx))?;
@@ -205,6 +208,7 @@ impl State {
                         self.frame_buf.clear();
                         let entry = frames::write_raw_frame(&bytes, &mut self.frame_buf);
                         self.frames[frame] = entry;
+                        self.frame_digests[frame] = frames::frame_digest(&self.frame_buf);
                         self.out.write_all_at(&self.frame_buf, offset)
                     }
                 }
@@ -215,6 +219,7 @@ impl State {
                     .take()
                     .ok_or_else(|| io::Error::other("rollback without a reservation"))?;
                 self.frames.truncate(frame);
+                self.frame_digests.truncate(frame);
                 self.pos = offset;
                 self.out.truncate(offset)
             }
@@ -234,6 +239,7 @@ impl State {
                         Mode::Text => self.encoder.compressed(chunk, &mut buf)?,
                     };
                     self.frames.push(entry);
+                    self.frame_digests.push(frames::frame_digest(&buf));
                     let r = self.write_out_of(&buf);
                     self.frame_buf = buf;
                     r?;
@@ -259,7 +265,9 @@ impl State {
     fn finish(&mut self, index: &[u8]) -> io::Result<()> {
         self.flusher = None;
         if self.container == Container::TarZst {
-            let frame = frames::skippable_frame(frames::INDEX_MAGIC, index);
+            let mut index = index.to_vec();
+            index.extend_from_slice(&frames::encode_frame_digests(&self.frame_digests));
+            let frame = frames::skippable_frame(frames::INDEX_MAGIC, &index);
             self.out.write_all(&frame)?;
             self.frames.push(frames::skippable_entry(index.len()));
             let table = frames::seek_table(&self.frames);

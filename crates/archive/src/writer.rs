@@ -745,7 +745,7 @@ impl BundleWriter {
             .collect();
         let sink = self.sink.take().expect("finished once");
         let (out, _frames) = sink
-            .finish(frames::encode_index(&index))
+            .finish(frames::encode_index_members(&index))
             .map_err(Self::sink_err)?;
         let path = out
             .publish()

@@ -18,6 +18,13 @@ use crate::signing::{SigError, SignatureFile};
 use crate::timestamp::{self, TimestampError};
 use crate::writer::{hex, trusted_comment};
 
+/// What the zstd container said about its index: the index frame's bytes (if any) and the
+/// digests of the data frames as they were read.
+pub struct ZstIndex {
+    pub bytes: Option<Vec<u8>>,
+    pub frame_digests: Vec<u64>,
+}
+
 /// What the report says about the bundle besides findings.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -40,7 +47,7 @@ const TIMESTAMP_TOLERANCE: time::Duration = time::Duration::minutes(30);
 pub fn check(
     scan: &Scan,
     digests: &[Digests],
-    index: Option<Option<&[u8]>>,
+    index: Option<&ZstIndex>,
     opts: &VerifyOptions,
     f: &mut Findings,
 ) -> Summary {
@@ -56,11 +63,11 @@ pub fn check(
         payload_bytes: payload.iter().map(|m| m.size).sum(),
         ..Summary::default()
     };
-    if !scan.complete {
-        return s; // a fatal container or tar finding: everything below would be noise
-    }
     if let Some(index) = index {
         check_index(scan, index, f);
+    }
+    if !scan.complete {
+        return s; // a fatal container or tar finding: everything below would be noise
     }
     for (rel, required) in layout::TAIL {
         let present = scan.members.iter().any(|m| m.rel == *rel);
@@ -461,9 +468,34 @@ fn check_timestamp(
     }
 }
 
-/// The index must be exactly what the members say.
-fn check_index(scan: &Scan, index: Option<&[u8]>, f: &mut Findings) {
-    let Some(index) = index else { return };
+/// The index must be exactly what the frames and the members say. Frame digests are checked
+/// even when the tar layer stopped early: they speak of stored bytes, not of members.
+fn check_index(scan: &Scan, index: &ZstIndex, f: &mut Findings) {
+    let Some(bytes) = &index.bytes else { return };
+    let listed = match frames::parse_index(bytes) {
+        Ok(listed) => listed,
+        Err(e) => {
+            f.add(Code::IndexMismatch, e.to_owned(), None);
+            return;
+        }
+    };
+    if listed.frame_digests != index.frame_digests {
+        let at = listed
+            .frame_digests
+            .iter()
+            .zip(&index.frame_digests)
+            .position(|(a, b)| a != b)
+            .unwrap_or(listed.frame_digests.len().min(index.frame_digests.len()));
+        f.add(
+            Code::IndexMismatch,
+            format!("data frame {at} differs from its digest in the index (its stored bytes changed)"),
+            None,
+        );
+        return;
+    }
+    if !scan.complete {
+        return;
+    }
     let root = scan.root.clone().unwrap_or_default();
     let expected: Vec<IndexEntry> = scan
         .members
@@ -475,23 +507,22 @@ fn check_index(scan: &Scan, index: Option<&[u8]>, f: &mut Findings) {
             path: format!("{root}/{}", m.rel),
         })
         .collect();
-    if frames::encode_index(&expected) != index {
-        let detail = match frames::parse_index(index) {
-            Err(e) => e.to_owned(),
-            Ok(entries) => {
-                let at = entries
-                    .iter()
-                    .zip(&expected)
-                    .position(|(a, b)| a != b)
-                    .unwrap_or(entries.len().min(expected.len()));
-                format!(
-                    "entry {at} disagrees with the tar members ({} listed, {} present)",
-                    entries.len(),
-                    expected.len()
-                )
-            }
-        };
-        f.add(Code::IndexMismatch, detail, None);
+    if frames::encode_index(&expected, &index.frame_digests) != *bytes {
+        let at = listed
+            .members
+            .iter()
+            .zip(&expected)
+            .position(|(a, b)| a != b)
+            .unwrap_or(listed.members.len().min(expected.len()));
+        f.add(
+            Code::IndexMismatch,
+            format!(
+                "entry {at} disagrees with the tar members ({} listed, {} present)",
+                listed.members.len(),
+                expected.len()
+            ),
+            None,
+        );
     }
 }
 

@@ -62,6 +62,8 @@ pub struct ZstdSource<R> {
     input: Input<R>,
     queue: VecDeque<Chunk>,
     frames: Vec<FrameEntry>,
+    /// XXH64 of each data frame as stored: compared with the index's frame digests.
+    frame_digests: Vec<u64>,
     index: Option<Vec<u8>>,
     seek_table_seen: bool,
     stopped: bool,
@@ -71,11 +73,17 @@ pub struct ZstdSource<R> {
 }
 
 impl<R: Read> ZstdSource<R> {
+    /// Digests of the data frames read so far, as stored.
+    pub fn frame_digests(&self) -> &[u64] {
+        &self.frame_digests
+    }
+
     pub fn new(input: Input<R>) -> io::Result<Self> {
         Ok(ZstdSource {
             input,
             queue: VecDeque::new(),
             frames: Vec::new(),
+            frame_digests: Vec::new(),
             index: None,
             seek_table_seen: false,
             stopped: false,
@@ -451,6 +459,7 @@ impl<R: Read> ZstdSource<R> {
             }
         };
         self.frames.push(entry);
+        self.frame_digests.push(frames::frame_digest(&self.input.peek()[..frame_len]));
         self.input.consume(frame_len);
         Ok(())
     }

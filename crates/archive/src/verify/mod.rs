@@ -183,7 +183,11 @@ pub fn verify_reader<R: Read>(
         let mut src = container::ZstdSource::new(input)?;
         let scan = members::scan(&mut src, &mut f, &mut pool, sha512)?;
         src.finish(&mut f)?;
-        (scan, "tar.zst", Some(src.index().map(<[u8]>::to_vec)))
+        let index = checks::ZstIndex {
+            bytes: src.index().map(<[u8]>::to_vec),
+            frame_digests: src.frame_digests().to_vec(),
+        };
+        (scan, "tar.zst", Some(index))
     } else if is_tar {
         let mut src = container::TarSource::new(input);
         let scan = members::scan(&mut src, &mut f, &mut pool, sha512)?;
@@ -202,7 +206,7 @@ pub fn verify_reader<R: Read>(
     let summary = checks::check(
         &scan,
         &digests,
-        index.as_ref().map(|i| i.as_deref()),
+        index.as_ref(),
         opts,
         &mut f,
     );

@@ -469,14 +469,17 @@ pub fn to_zst(t: &[u8], raw: bool) -> Vec<u8> {
     let mut out = Vec::new();
     let mut entries = Vec::new();
     let mut enc = FrameEncoder::new().unwrap();
+    let mut digests = Vec::new();
     for chunk in t.chunks(FRAME_TARGET) {
+        let start = out.len();
         entries.push(if raw {
             frames::write_raw_frame(chunk, &mut out)
         } else {
             enc.compressed(chunk, &mut out).unwrap()
         });
+        digests.push(frames::frame_digest(&out[start..]));
     }
-    let index = frames::encode_index(&index_of(t));
+    let index = frames::encode_index(&index_of(t), &digests);
     out.extend_from_slice(&frames::skippable_frame(frames::INDEX_MAGIC, &index));
     entries.push(frames::skippable_entry(index.len()));
     out.extend_from_slice(&frames::seek_table(&entries));
