@@ -39,7 +39,7 @@ codes! {
     SeekTableInvalid = "TQ-E018", Error, "the seek table frame or its footer is malformed";
     SeekTableMismatch = "TQ-E019", Error, "the seek table disagrees with the frames in the file";
     IndexMissing = "TQ-E020", Error, "the member index frame is missing or misplaced";
-    IndexMismatch = "TQ-E021", Error, "the member index disagrees with the tar members";
+    IndexMismatch = "TQ-E021", Error, "the member index disagrees with the tar members or the stored frames";
     UnexpectedSkippable = "TQ-E022", Error, "an unknown skippable frame, or a frame after the index";
     TrailingData = "TQ-E023", Error, "bytes follow the end of the bundle";
     TarTruncated = "TQ-E030", Error, "the tar stream ends inside a member or before its end-of-archive blocks";
