@@ -297,13 +297,14 @@ pub const INDEX_FIRST_LINE: &str = "tawthiq-index 1";
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Index {
     pub members: Vec<IndexEntry>,
-    /// XXH64 of each data frame as stored, in file order.
+    /// XXH3-64 of each data frame as stored, in file order.
     pub frame_digests: Vec<u64>,
 }
 
-/// XXH64 of a frame's stored bytes, as the index records it.
+/// XXH3-64 of a frame's stored bytes, as the index records it (XXH3: several times faster than
+/// XXH64, and this pass runs over every stored byte).
 pub fn frame_digest(frame: &[u8]) -> u64 {
-    xxh64(frame, 0)
+    xxhash_rust::xxh3::xxh3_64(frame)
 }
 
 /// The member part of the index (its first line included).
@@ -311,7 +312,11 @@ pub fn encode_index_members(entries: &[IndexEntry]) -> Vec<u8> {
     let mut out = format!("{INDEX_FIRST_LINE}\n").into_bytes();
     for e in entries {
         out.extend_from_slice(
-            format!("{} {} {} {}\n", e.header_offset, e.data_offset, e.size, e.path).as_bytes(),
+            format!(
+                "{} {} {} {}\n",
+                e.header_offset, e.data_offset, e.size, e.path
+            )
+            .as_bytes(),
         );
     }
     out
@@ -346,8 +351,12 @@ pub fn parse_index(b: &[u8]) -> Result<Index, &'static str> {
             if index.frame_digests.len() == n {
                 return Err("index has lines after its frame digests");
             }
-            let ok = line.len() == 16 && line.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
-            let d = u64::from_str_radix(line, 16).ok().filter(|_| ok).ok_or("index frame digest is malformed")?;
+            let ok =
+                line.len() == 16 && line.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+            let d = u64::from_str_radix(line, 16)
+                .ok()
+                .filter(|_| ok)
+                .ok_or("index frame digest is malformed")?;
             index.frame_digests.push(d);
             continue;
         }
@@ -363,7 +372,12 @@ pub fn parse_index(b: &[u8]) -> Result<Index, &'static str> {
             return Err("index line is malformed");
         };
         let path = f.next().ok_or("index line has no path")?.to_owned();
-        index.members.push(IndexEntry { header_offset, data_offset, size, path });
+        index.members.push(IndexEntry {
+            header_offset,
+            data_offset,
+            size,
+            path,
+        });
     }
     match frames_expected {
         Some(n) if n == index.frame_digests.len() => Ok(index),

@@ -31,7 +31,7 @@ pub struct MemberInfo {
 }
 
 struct FrameSpan {
-    /// XXH64 of the stored frame, from the index.
+    /// XXH3-64 of the stored frame, from the index.
     digest: u64,
     compressed_at: u64,
     decompressed_at: u64,
@@ -143,10 +143,11 @@ impl<R: Read + Seek> BundleReader<R> {
                 "the frame before the seek table is not an index".into(),
             ));
         }
-        let index =
-            frames::parse_index(&frame[8..]).map_err(|e| BundleError::Damaged(e.into()))?;
+        let index = frames::parse_index(&frame[8..]).map_err(|e| BundleError::Damaged(e.into()))?;
         if index.frame_digests.len() != spans.len() {
-            return Err(BundleError::Damaged("the index lists another number of frames than the seek table".into()));
+            return Err(BundleError::Damaged(
+                "the index lists another number of frames than the seek table".into(),
+            ));
         }
         for (span, digest) in spans.iter_mut().zip(index.frame_digests) {
             span.digest = digest;

@@ -45,6 +45,9 @@ enum Command {
 
 pub struct Sink {
     tx: Option<Sender<Command>>,
+    /// Frame buffers come back here once written, so the writer reuses warm memory instead of
+    /// faulting in fresh pages for every megabyte.
+    recycled: Receiver<Vec<u8>>,
     /// The first error of the output thread, so the caller stops early (a full disk should not
     /// let a capture download gigabytes more before failing).
     failure: Arc<Mutex<Option<(io::ErrorKind, String)>>>,
@@ -67,11 +70,13 @@ struct State {
     unsynced: u64,
     flusher: Option<Sender<()>>,
     failure: Arc<Mutex<Option<(io::ErrorKind, String)>>>,
+    recycle: Sender<Vec<u8>>,
 }
 
 impl Sink {
     pub fn start(out: Box<dyn Output>, container: Container) -> io::Result<Sink> {
         let encoder = FrameEncoder::new()?;
+        let (recycle_tx, recycled) = bounded(16);
         let flusher = out.sync_handle().map(start_flusher);
         let mut state = State {
             out,
@@ -85,6 +90,7 @@ impl Sink {
             unsynced: 0,
             flusher,
             failure: Arc::default(),
+            recycle: recycle_tx,
         };
         let failure = Arc::clone(&state.failure);
         // A few frames in flight: enough to keep both threads busy, little memory.
@@ -97,6 +103,7 @@ impl Sink {
             })?;
         Ok(Sink {
             tx: Some(tx),
+            recycled,
             failure,
             thread: Some(thread),
         })
@@ -114,6 +121,17 @@ impl Sink {
 
     pub fn data(&self, bytes: Vec<u8>, mode: Mode) -> io::Result<()> {
         self.send(Command::Data(bytes, mode))
+    }
+
+    /// An empty buffer with room for a frame: a recycled one when there is one.
+    pub fn buffer(&self) -> Vec<u8> {
+        match self.recycled.try_recv() {
+            Ok(mut b) => {
+                b.clear();
+                b
+            }
+            Err(_) => Vec::with_capacity(frames::FRAME_TARGET),
+        }
     }
     pub fn reserve(&self, len: usize) -> io::Result<()> {
         self.send(Command::Reserve(len))
@@ -192,7 +210,13 @@ impl State {
 
     fn apply(&mut self, cmd: Command) -> io::Result<()> {
         match cmd {
-            Command::Data(bytes, mode) => self.write_data(&bytes, mode),
+            Command::Data(bytes, mode) => {
+                let r = self.write_data(&bytes, mode);
+                if bytes.capacity() >= frames::FRAME_TARGET {
+                    let _ = self.recycle.try_send(bytes);
+                }
+                r
+            }
             Command::Reserve(len) => {
                 self.reserved = Some((self.pos, self.frames.len()));
                 self.write_data(&vec![0; len], Mode::Raw)

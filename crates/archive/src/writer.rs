@@ -354,7 +354,8 @@ impl BundleWriter {
 
     fn flush(&mut self) -> Result<()> {
         if !self.pending.is_empty() {
-            let buf = std::mem::replace(&mut self.pending, Vec::with_capacity(FRAME_TARGET));
+            let fresh = self.sink()?.buffer();
+            let buf = std::mem::replace(&mut self.pending, fresh);
             self.sink()?.data(buf, self.mode).map_err(Self::sink_err)?;
         }
         Ok(())
@@ -560,11 +561,12 @@ impl BundleWriter {
         self.pending = head;
         loop {
             if self.pending.len() == FRAME_TARGET {
-                let buf = std::mem::replace(&mut self.pending, Vec::with_capacity(FRAME_TARGET));
-                self.sink
+                let sink = self
+                    .sink
                     .as_ref()
-                    .ok_or_else(|| std::io::Error::other("writer finished"))?
-                    .data(buf, mode)?;
+                    .ok_or_else(|| std::io::Error::other("writer finished"))?;
+                let buf = std::mem::replace(&mut self.pending, sink.buffer());
+                sink.data(buf, mode)?;
             }
             let start = self.pending.len();
             let n = read_up_to(body, &mut self.pending, FRAME_TARGET - start)?;

@@ -6,6 +6,7 @@
 
 mod commands;
 mod config;
+mod prefetch;
 mod progress;
 
 use std::process::ExitCode;

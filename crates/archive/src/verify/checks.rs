@@ -488,7 +488,9 @@ fn check_index(scan: &Scan, index: &ZstIndex, f: &mut Findings) {
             .unwrap_or(listed.frame_digests.len().min(index.frame_digests.len()));
         f.add(
             Code::IndexMismatch,
-            format!("data frame {at} differs from its digest in the index (its stored bytes changed)"),
+            format!(
+                "data frame {at} differs from its digest in the index (its stored bytes changed)"
+            ),
             None,
         );
         return;
@@ -530,13 +532,19 @@ fn check_index(scan: &Scan, index: &ZstIndex, f: &mut Findings) {
 fn check_media_names(actual: &HashMap<&str, String>, f: &mut Findings) {
     let prefix = format!("{}media/sha256/", layout::ORIGINAL);
     for (path, digest) in actual {
-        let Some(rest) = path.strip_prefix(&prefix) else { continue };
+        let Some(rest) = path.strip_prefix(&prefix) else {
+            continue;
+        };
         let named = rest.split_once('/').and_then(|(h2, file)| {
             let stem = file.split_once('.').map_or(file, |(s, _)| s);
             (stem.starts_with(h2) && h2.len() == 2).then_some(stem)
         });
         if named != Some(digest.as_str()) {
-            f.add(Code::MediaName, format!("content digest is {digest}"), Some((*path).to_owned()));
+            f.add(
+                Code::MediaName,
+                format!("content digest is {digest}"),
+                Some((*path).to_owned()),
+            );
         }
     }
 }

@@ -2,7 +2,7 @@
 //! chunks of tar stream, checking every frame, the index frame and the seek table on the way.
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io;
 use std::sync::Arc;
 
 use xxhash_rust::xxh64::Xxh64;
@@ -27,25 +27,19 @@ pub trait ChunkSource {
 }
 
 /// Plain tar: the file itself, in buffer-sized chunks.
-pub struct TarSource<R> {
-    input: Input<R>,
+pub struct TarSource {
+    input: Input,
 }
 
-impl<R: Read> TarSource<R> {
-    pub fn new(input: Input<R>) -> Self {
+impl TarSource {
+    pub fn new(input: Input) -> Self {
         TarSource { input }
     }
 }
 
-impl<R: Read> ChunkSource for TarSource<R> {
+impl ChunkSource for TarSource {
     fn next(&mut self, _f: &mut Findings) -> io::Result<Option<Chunk>> {
-        let n = self.input.fill(BUF_LEN)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        let c = self.input.chunk(0..n);
-        self.input.consume(n);
-        Ok(Some(c))
+        self.input.next_chunk()
     }
     fn index(&self) -> Option<&[u8]> {
         None
@@ -58,11 +52,11 @@ impl<R: Read> ChunkSource for TarSource<R> {
     }
 }
 
-pub struct ZstdSource<R> {
-    input: Input<R>,
+pub struct ZstdSource {
+    input: Input,
     queue: VecDeque<Chunk>,
     frames: Vec<FrameEntry>,
-    /// XXH64 of each data frame as stored: compared with the index's frame digests.
+    /// XXH3-64 of each data frame as stored: compared with the index's frame digests.
     frame_digests: Vec<u64>,
     index: Option<Vec<u8>>,
     seek_table_seen: bool,
@@ -72,13 +66,13 @@ pub struct ZstdSource<R> {
     decoder: zstd::bulk::Decompressor<'static>,
 }
 
-impl<R: Read> ZstdSource<R> {
+impl ZstdSource {
     /// Digests of the data frames read so far, as stored.
     pub fn frame_digests(&self) -> &[u64] {
         &self.frame_digests
     }
 
-    pub fn new(input: Input<R>) -> io::Result<Self> {
+    pub fn new(input: Input) -> io::Result<Self> {
         Ok(ZstdSource {
             input,
             queue: VecDeque::new(),
@@ -459,13 +453,14 @@ impl<R: Read> ZstdSource<R> {
             }
         };
         self.frames.push(entry);
-        self.frame_digests.push(frames::frame_digest(&self.input.peek()[..frame_len]));
+        self.frame_digests
+            .push(frames::frame_digest(&self.input.peek()[..frame_len]));
         self.input.consume(frame_len);
         Ok(())
     }
 }
 
-impl<R: Read> ChunkSource for ZstdSource<R> {
+impl ChunkSource for ZstdSource {
     fn next(&mut self, f: &mut Findings) -> io::Result<Option<Chunk>> {
         loop {
             if let Some(c) = self.queue.pop_front() {

@@ -1,14 +1,26 @@
-//! Buffered input for the verifier: large write-once buffers shared (by `Arc`) with the
-//! hashing threads, so content is never copied after it is read.
+//! Buffered input for the verifier. A reader thread fills large buffers ahead of the parser, so
+//! copying from the page cache (or waiting for the disk) overlaps with decoding and hashing.
+//! Buffers are shared (by `Arc`) with the hashing threads: content is never copied after it is
+//! read, except where a zstd frame straddles two buffers and its start is joined to its end.
 
+use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::{Receiver, bounded};
 
 use crate::frames::FRAME_LIMIT;
 
-/// Every zstd frame we accept fits in one buffer.
+/// The most one `fill` may ask for: every zstd frame we accept fits.
 pub const BUF_LEN: usize = FRAME_LIMIT + (1 << 20);
+/// Bytes the reader thread reads per buffer.
+const READ_LEN: usize = 8 << 20;
+/// Buffers read ahead.
+const AHEAD: usize = 3;
+/// When joining a straddling frame, take this much beyond what was asked, so the frame's
+/// following blocks are usually already in the joined buffer.
+const JOIN_EXTRA: usize = (1 << 20) + (256 << 10);
 
 /// A stretch of decompressed tar stream.
 #[derive(Clone)]
@@ -26,27 +38,54 @@ impl Chunk {
     }
 }
 
-pub struct Input<R> {
-    r: R,
-    buf: Arc<Vec<u8>>,
-    pos: usize,
-    end: usize,
+type Pool = Arc<Mutex<Vec<Arc<Vec<u8>>>>>;
+
+pub struct Input {
+    rx: Receiver<io::Result<Arc<Vec<u8>>>>,
+    /// Unread data, in order: (buffer, start, end).
+    segs: VecDeque<(Arc<Vec<u8>>, usize, usize)>,
     eof: bool,
-    /// Offset in the input of `buf[pos]`.
+    /// Offset in the input of the first unread byte.
     offset: u64,
-    spare: Vec<Arc<Vec<u8>>>,
+    /// Read buffers to reuse once nothing else holds them.
+    pool: Pool,
 }
 
-impl<R: Read> Input<R> {
-    pub fn new(r: R) -> Self {
+impl Input {
+    /// Starts the reader thread inside `scope`.
+    pub fn start<'scope, R: Read + Send + 'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        mut r: R,
+    ) -> Input {
+        let (tx, rx) = bounded(AHEAD);
+        let pool: Pool = Arc::default();
+        let reader_pool = Arc::clone(&pool);
+        scope.spawn(move || {
+            loop {
+                let mut buf = take_unshared(&reader_pool)
+                    .unwrap_or_else(|| Arc::new(Vec::with_capacity(READ_LEN)));
+                let v = Arc::get_mut(&mut buf).expect("unshared");
+                v.clear();
+                match (&mut r).take(READ_LEN as u64).read_to_end(v) {
+                    Ok(0) => return,
+                    Ok(_) => {
+                        if tx.send(Ok(buf)).is_err() {
+                            return; // the verifier stopped early
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
         Input {
-            r,
-            buf: Arc::new(Vec::new()),
-            pos: 0,
-            end: 0,
+            rx,
+            segs: VecDeque::new(),
             eof: false,
             offset: 0,
-            spare: Vec::new(),
+            pool,
         }
     }
 
@@ -54,68 +93,86 @@ impl<R: Read> Input<R> {
         self.offset
     }
 
-    /// Makes `n` (at most [`BUF_LEN`]) bytes available; returns how many are (fewer only at EOF).
+    fn available(&self) -> usize {
+        self.segs.iter().map(|(_, s, e)| e - s).sum()
+    }
+
+    fn receive_until(&mut self, n: usize) -> io::Result<()> {
+        while !self.eof && self.available() < n {
+            match self.rx.recv() {
+                Ok(Ok(b)) => {
+                    let len = b.len();
+                    self.segs.push_back((b, 0, len));
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => self.eof = true,
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes `n` (at most [`BUF_LEN`]) contiguous bytes available at the current position;
+    /// returns how many are (fewer only at the end of the input).
     pub fn fill(&mut self, n: usize) -> io::Result<usize> {
         debug_assert!(n <= BUF_LEN);
-        if self.end - self.pos >= n || self.eof {
-            return Ok((self.end - self.pos).min(n));
+        let front = self.segs.front().map_or(0, |(_, s, e)| e - s);
+        if front >= n {
+            return Ok(n);
         }
-        // Buffers are write-once (hashing threads may hold the current one): move the unread
-        // tail to a fresh buffer and fill that.
-        let mut fresh = self.take_spare();
-        let tail = self.end - self.pos;
-        {
-            let v = Arc::get_mut(&mut fresh).expect("spare buffers are unshared");
-            v[..tail].copy_from_slice(&self.buf[self.pos..self.end]);
-            let mut end = tail;
-            while end < BUF_LEN {
-                match self.r.read(&mut v[end..]) {
-                    Ok(0) => {
-                        self.eof = true;
-                        break;
+        self.receive_until(n + JOIN_EXTRA)?;
+        let total = self.available();
+        if self.segs.len() <= 1 {
+            return Ok(total.min(n));
+        }
+        // Join the start of the next buffer(s) to the end of this one.
+        let want = total.min(n + JOIN_EXTRA);
+        let mut joined = Vec::with_capacity(want);
+        while joined.len() < want {
+            let (b, s, e) = self.segs.front_mut().expect("enough data");
+            let k = (*e - *s).min(want - joined.len());
+            joined.extend_from_slice(&b[*s..*s + k]);
+            *s += k;
+            if s == e {
+                self.pop_front();
+            }
+        }
+        self.segs.push_front((Arc::new(joined), 0, want));
+        Ok(want.min(n))
+    }
+
+    fn pop_front(&mut self) {
+        if let Some((b, _, _)) = self.segs.pop_front() {
+            if b.capacity() >= READ_LEN {
+                if let Ok(mut pool) = self.pool.lock() {
+                    if pool.len() < 2 * AHEAD {
+                        pool.push(b);
                     }
-                    Ok(k) => end += k,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
                 }
             }
-            self.end = end;
         }
-        let old = std::mem::replace(&mut self.buf, fresh);
-        if !old.is_empty() && self.spare.len() < 4 {
-            self.spare.push(old);
-        }
-        self.pos = 0;
-        Ok(self.end.min(n))
     }
 
-    fn take_spare(&mut self) -> Arc<Vec<u8>> {
-        if let Some(i) = self
-            .spare
-            .iter_mut()
-            .position(|b| Arc::get_mut(b).is_some())
-        {
-            return self.spare.swap_remove(i);
-        }
-        Arc::new(vec![0; BUF_LEN])
-    }
-
-    /// The available bytes from the current position (call `fill` first).
+    /// The contiguous bytes available at the current position (call `fill` first).
     pub fn peek(&self) -> &[u8] {
-        &self.buf[self.pos..self.end]
+        self.segs.front().map_or(&[], |(b, s, e)| &b[*s..*e])
     }
 
     pub fn consume(&mut self, n: usize) {
-        debug_assert!(self.pos + n <= self.end);
-        self.pos += n;
+        let (_, s, e) = self.segs.front_mut().expect("consume after fill");
+        debug_assert!(*s + n <= *e);
+        *s += n;
+        if s == e {
+            self.pop_front();
+        }
         self.offset += n as u64;
     }
 
     /// A chunk of `range` relative to the current position (must be available).
     pub fn chunk(&self, range: Range<usize>) -> Chunk {
+        let (b, s, _) = self.segs.front().expect("chunk after fill");
         Chunk {
-            buf: Arc::clone(&self.buf),
-            range: self.pos + range.start..self.pos + range.end,
+            buf: Arc::clone(b),
+            range: s + range.start..s + range.end,
         }
     }
 
@@ -124,13 +181,12 @@ impl<R: Read> Input<R> {
     pub fn read_vec(&mut self, n: usize) -> io::Result<Option<Vec<u8>>> {
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
-            let want = (n - out.len()).min(BUF_LEN);
-            let got = self.fill(want)?;
-            if got == 0 {
+            if self.fill(1)? == 0 {
                 return Ok(None);
             }
-            out.extend_from_slice(&self.peek()[..got]);
-            self.consume(got);
+            let k = self.peek().len().min(n - out.len());
+            out.extend_from_slice(&self.peek()[..k]);
+            self.consume(k);
         }
         Ok(Some(out))
     }
@@ -138,14 +194,33 @@ impl<R: Read> Input<R> {
     /// Discards `n` bytes; returns false at a premature end.
     pub fn skip(&mut self, mut n: u64) -> io::Result<bool> {
         while n > 0 {
-            let want = usize::try_from(n).unwrap_or(BUF_LEN).min(BUF_LEN);
-            let got = self.fill(want)?;
-            if got == 0 {
+            if self.fill(1)? == 0 {
                 return Ok(false);
             }
-            self.consume(got);
-            n -= got as u64;
+            let k = usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .min(self.peek().len());
+            self.consume(k);
+            n -= k as u64;
         }
         Ok(true)
     }
+
+    /// Everything available now as one chunk (for the plain tar container, which needs no
+    /// joining); `None` at the end.
+    pub fn next_chunk(&mut self) -> io::Result<Option<Chunk>> {
+        if self.fill(1)? == 0 {
+            return Ok(None);
+        }
+        let n = self.peek().len();
+        let c = self.chunk(0..n);
+        self.consume(n);
+        Ok(Some(c))
+    }
+}
+
+fn take_unshared(pool: &Pool) -> Option<Arc<Vec<u8>>> {
+    let mut pool = pool.lock().ok()?;
+    let i = pool.iter_mut().position(|b| Arc::get_mut(b).is_some())?;
+    Some(pool.swap_remove(i))
 }

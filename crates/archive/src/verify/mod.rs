@@ -162,14 +162,25 @@ pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Result<Report, VerifyEr
 /// Verifies a bundle from any stream (stdin included) in one pass. Without a seekable input the
 /// verifier cannot know beforehand whether SHA-512 manifests are present: `sha512` says whether to
 /// compute SHA-512 digests as well.
-pub fn verify_reader<R: Read>(
+pub fn verify_reader<R: Read + Send>(
     r: R,
     source: &str,
     opts: &VerifyOptions,
     sha512: bool,
 ) -> io::Result<Report> {
+    std::thread::scope(|s| {
+        let input = input::Input::start(s, r);
+        verify_input(input, source, opts, sha512)
+    })
+}
+
+fn verify_input(
+    mut input: input::Input,
+    source: &str,
+    opts: &VerifyOptions,
+    sha512: bool,
+) -> io::Result<Report> {
     let mut f = Findings::default();
-    let mut input = input::Input::new(r);
     let mut pool = hashing::HashPool::new(threads(opts));
     let got = input.fill(512)?;
     let head = input.peek()[..got].to_vec();
@@ -203,13 +214,7 @@ pub fn verify_reader<R: Read>(
         return Ok(finish_report(source, "unknown", f, None));
     };
     let digests = pool.finish();
-    let summary = checks::check(
-        &scan,
-        &digests,
-        index.as_ref(),
-        opts,
-        &mut f,
-    );
+    let summary = checks::check(&scan, &digests, index.as_ref(), opts, &mut f);
     Ok(finish_report(source, container, f, Some(summary)))
 }
 

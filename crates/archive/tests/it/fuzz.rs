@@ -17,7 +17,10 @@ const CONTAINERS: [Container; 2] = [Container::Tar, Container::TarZst];
 fn config() -> ProptestConfig {
     ProptestConfig {
         // PROPTEST_CASES raises it for a longer hunt.
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64),
         // Shrinking re-verifies many times: keep a failure report quick.
         max_shrink_iters: 256,
         ..ProptestConfig::default()
@@ -38,7 +41,12 @@ fn flips_are_caught(container: Container, flips: &[(Index, u8)]) -> Result<(), T
     // Every stored byte counts: raw data through frame checksums and SHA-256, headers through
     // canonical re-encoding, and compressed blocks (whose slack bits a decoder may ignore)
     // through the index's digests of the stored frames.
-    prop_assert!(!r.valid, "{:?} valid after flips at {:?}", container, positions);
+    prop_assert!(
+        !r.valid,
+        "{:?} valid after flips at {:?}",
+        container,
+        positions
+    );
     prop_assert!(r.errors().next().is_some(), "{:?}", codes(&r));
     Ok(())
 }

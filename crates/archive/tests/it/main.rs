@@ -10,5 +10,5 @@ mod random_access;
 mod reproducible;
 mod roundtrip;
 mod tamper;
-mod ts_timestamp;
 mod ts_resigned;
+mod ts_timestamp;

@@ -2,6 +2,7 @@
 //! that `openssl ts -reply` never produces: a subjectKeyIdentifier signer, missing or wrong
 //! signed attributes, extra signers, signatures by other keys.
 
+use archive::timestamp::{TimestampError, VerifiedTimestamp, request, verify};
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfos};
 use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
@@ -10,7 +11,6 @@ use p256::ecdsa::signature::Signer as _;
 use p256::pkcs8::DecodePrivateKey as _;
 use sha2::Digest as _;
 use testkit::local_tsa::{LocalTsa, TsaKey, TsaOptions};
-use archive::timestamp::{TimestampError, VerifiedTimestamp, request, verify};
 use x509_cert::Certificate;
 use x509_cert::attr::Attribute;
 use x509_cert::ext::pkix::SubjectKeyIdentifier;

@@ -4,9 +4,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use archive::timestamp::{Timestamp, TimestampError, request, verify};
 use sha2::Digest as _;
 use testkit::local_tsa::{LocalTsa, TsaKey, TsaMode, TsaOptions};
-use archive::timestamp::{Timestamp, TimestampError, request, verify};
 
 const DATA: &[u8] = b"0123abcd  bagit.txt\nfeedbeef  manifest-sha256.txt\n";
 const TIMEOUT: Duration = Duration::from_secs(10);

@@ -2,7 +2,6 @@
 //! bundle (manual evidence, demos, tests). File names may be Arabic: inside the bundle they are
 //! escaped (`=D8=B5…`), and `requests.jsonl` keeps each original name.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -13,6 +12,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::config::Config;
+use crate::prefetch::Prefetch;
 use crate::{Outcome, progress};
 
 #[derive(clap::Args)]
@@ -137,8 +137,9 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
     let total: u64 = files.iter().map(|f| f.2).sum();
     let bar = progress::Bytes::start("bundling", total, w.progress());
     let tool = concat!("tawthiq bundle ", env!("CARGO_PKG_VERSION"));
+    let prefetch = Prefetch::start(files.iter().map(|f| f.1.clone()).collect());
     for (rel, path, size) in &files {
-        let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let mut f = prefetch.next_file();
         let stored = w
             .add_export_file(rel, &mut f, Some(*size))
             .with_context(|| format!("packing {}", path.display()))?;

@@ -61,7 +61,7 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
                 a.bundles.len() == 1,
                 "stdin (-) can only be verified on its own"
             );
-            let stdin = std::io::stdin().lock();
+            let stdin = std::io::stdin();
             vec![
                 verify::verify_reader(stdin, "-", &opts, a.sha512).map_err(|source| {
                     verify::VerifyError::Io {
