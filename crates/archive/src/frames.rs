@@ -297,8 +297,29 @@ pub const INDEX_FIRST_LINE: &str = "tawthiq-index 1";
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Index {
     pub members: Vec<IndexEntry>,
-    /// XXH3-64 of each data frame as stored, in file order.
-    pub frame_digests: Vec<u64>,
+    /// XXH3-64 of each data frame as stored, in file order; `None` for a frame of raw blocks
+    /// only, every bit of which its content checksum and its structure already cover.
+    pub frame_digests: Vec<Option<u64>>,
+}
+
+/// Is this (well-formed) frame made of raw blocks only? Such a frame has no slack bits: its
+/// content checksum and its structure cover every bit, so the index records no digest for it.
+pub fn is_all_raw(frame: &[u8]) -> bool {
+    let Ok(h) = parse_frame_header(frame) else {
+        return false;
+    };
+    let mut pos = h.len;
+    while let Some(b) = frame.get(pos..pos + 3) {
+        let v = u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
+        if (v >> 1) & 3 != 0 {
+            return false;
+        }
+        pos += 3 + (v >> 3) as usize;
+        if v & 1 == 1 {
+            return true;
+        }
+    }
+    false
 }
 
 /// XXH3-64 of a frame's stored bytes, as the index records it (XXH3: several times faster than
@@ -322,16 +343,20 @@ pub fn encode_index_members(entries: &[IndexEntry]) -> Vec<u8> {
     out
 }
 
-/// The frame part of the index: `frames <n>` then one 16-hex-digit digest a line.
-pub fn encode_frame_digests(digests: &[u64]) -> Vec<u8> {
+/// The frame part of the index: `frames <n>` then, a line per frame, its 16-hex-digit digest
+/// or `raw`.
+pub fn encode_frame_digests(digests: &[Option<u64>]) -> Vec<u8> {
     let mut out = format!("frames {}\n", digests.len()).into_bytes();
     for d in digests {
-        out.extend_from_slice(format!("{d:016x}\n").as_bytes());
+        match d {
+            Some(d) => out.extend_from_slice(format!("{d:016x}\n").as_bytes()),
+            None => out.extend_from_slice(b"raw\n"),
+        }
     }
     out
 }
 
-pub fn encode_index(entries: &[IndexEntry], frame_digests: &[u64]) -> Vec<u8> {
+pub fn encode_index(entries: &[IndexEntry], frame_digests: &[Option<u64>]) -> Vec<u8> {
     let mut out = encode_index_members(entries);
     out.extend_from_slice(&encode_frame_digests(frame_digests));
     out
@@ -351,13 +376,17 @@ pub fn parse_index(b: &[u8]) -> Result<Index, &'static str> {
             if index.frame_digests.len() == n {
                 return Err("index has lines after its frame digests");
             }
+            if line == "raw" {
+                index.frame_digests.push(None);
+                continue;
+            }
             let ok =
                 line.len() == 16 && line.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
             let d = u64::from_str_radix(line, 16)
                 .ok()
                 .filter(|_| ok)
                 .ok_or("index frame digest is malformed")?;
-            index.frame_digests.push(d);
+            index.frame_digests.push(Some(d));
             continue;
         }
         if let Some(n) = line.strip_prefix("frames ") {
@@ -442,7 +471,7 @@ mod tests {
             size: 9,
             path: "b/data/a b.json".into(),
         }];
-        let digests = vec![1, u64::MAX];
+        let digests = vec![Some(1), None, Some(u64::MAX)];
         let index = parse_index(&encode_index(&entries, &digests)).unwrap();
         assert_eq!(index.members, entries);
         assert_eq!(index.frame_digests, digests);

@@ -31,8 +31,8 @@ pub struct MemberInfo {
 }
 
 struct FrameSpan {
-    /// XXH3-64 of the stored frame, from the index.
-    digest: u64,
+    /// XXH3-64 of the stored frame, from the index (`None`: raw blocks, covered by the checksum).
+    digest: Option<u64>,
     compressed_at: u64,
     decompressed_at: u64,
     entry: FrameEntry,
@@ -116,7 +116,7 @@ impl<R: Read + Seek> BundleReader<R> {
         let (mut c, mut d) = (0u64, 0u64);
         for e in entries {
             spans.push(FrameSpan {
-                digest: 0,
+                digest: None,
                 compressed_at: c,
                 decompressed_at: d,
                 entry: e,
@@ -301,7 +301,7 @@ impl<R: Read + Seek> BundleReader<R> {
                 ));
             }
             let frame = read_at(&mut self.r, s.compressed_at, csize)?;
-            if frames::frame_digest(&frame) != s.digest {
+            if s.digest.is_some_and(|d| frames::frame_digest(&frame) != d) {
                 return Err(BundleError::Damaged(format!(
                     "frame at offset {} differs from its digest in the index",
                     s.compressed_at

@@ -63,7 +63,7 @@ struct State {
     encoder: FrameEncoder,
     frames: Vec<FrameEntry>,
     /// Digest of each data frame's stored bytes, for the index.
-    frame_digests: Vec<u64>,
+    frame_digests: Vec<Option<u64>>,
     pos: u64,
     reserved: Option<(u64, usize)>,
     frame_buf: Vec<u8>,
@@ -232,7 +232,7 @@ impl State {
                         self.frame_buf.clear();
                         let entry = frames::write_raw_frame(&bytes, &mut self.frame_buf);
                         self.frames[frame] = entry;
-                        self.frame_digests[frame] = frames::frame_digest(&self.frame_buf);
+                        self.frame_digests[frame] = None; // raw blocks
                         self.out.write_all_at(&self.frame_buf, offset)
                     }
                 }
@@ -263,7 +263,10 @@ impl State {
                         Mode::Text => self.encoder.compressed(chunk, &mut buf)?,
                     };
                     self.frames.push(entry);
-                    self.frame_digests.push(frames::frame_digest(&buf));
+                    // Raw-block frames need no digest: their checksum covers every bit.
+                    let raw = mode == Mode::Raw || frames::is_all_raw(&buf);
+                    self.frame_digests
+                        .push((!raw).then(|| frames::frame_digest(&buf)));
                     let r = self.write_out_of(&buf);
                     self.frame_buf = buf;
                     r?;

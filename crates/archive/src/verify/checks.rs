@@ -22,7 +22,7 @@ use crate::writer::{hex, trusted_comment};
 /// digests of the data frames as they were read.
 pub struct ZstIndex {
     pub bytes: Option<Vec<u8>>,
-    pub frame_digests: Vec<u64>,
+    pub frame_digests: Vec<Option<u64>>,
 }
 
 /// What the report says about the bundle besides findings.

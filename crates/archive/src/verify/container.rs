@@ -57,7 +57,7 @@ pub struct ZstdSource {
     queue: VecDeque<Chunk>,
     frames: Vec<FrameEntry>,
     /// XXH3-64 of each data frame as stored: compared with the index's frame digests.
-    frame_digests: Vec<u64>,
+    frame_digests: Vec<Option<u64>>,
     index: Option<Vec<u8>>,
     seek_table_seen: bool,
     stopped: bool,
@@ -68,7 +68,7 @@ pub struct ZstdSource {
 
 impl ZstdSource {
     /// Digests of the data frames read so far, as stored.
-    pub fn frame_digests(&self) -> &[u64] {
+    pub fn frame_digests(&self) -> &[Option<u64>] {
         &self.frame_digests
     }
 
@@ -321,7 +321,8 @@ impl ZstdSource {
         let mut regenerated = 0usize;
         let block_max = BLOCK_MAX.min(usize::try_from(header.window).unwrap_or(BLOCK_MAX).max(1));
         loop {
-            if self.input.fill(pos + 3)? < pos + 3 {
+            let mut b = [0u8; 3];
+            if !self.input.peek_at(pos, &mut b)? {
                 self.stop(
                     f,
                     Code::ZstdTruncated,
@@ -329,7 +330,6 @@ impl ZstdSource {
                 );
                 return Ok(());
             }
-            let b = &self.input.peek()[pos..pos + 3];
             let v = u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
             let last = v & 1 == 1;
             let kind = (v >> 1) & 3;
@@ -369,7 +369,7 @@ impl ZstdSource {
                 );
                 return Ok(());
             }
-            if self.input.fill(pos)? < pos {
+            if !self.input.has(pos)? {
                 self.stop(
                     f,
                     Code::ZstdTruncated,
@@ -453,8 +453,9 @@ impl ZstdSource {
             }
         };
         self.frames.push(entry);
+        // Raw-block frames need no digest: their checksum and structure cover every bit.
         self.frame_digests
-            .push(frames::frame_digest(&self.input.peek()[..frame_len]));
+            .push((!all_raw).then(|| frames::frame_digest(&self.input.peek()[..frame_len])));
         self.input.consume(frame_len);
         Ok(())
     }

@@ -18,9 +18,6 @@ pub const BUF_LEN: usize = FRAME_LIMIT + (1 << 20);
 const READ_LEN: usize = 8 << 20;
 /// Buffers read ahead.
 const AHEAD: usize = 3;
-/// When joining a straddling frame, take this much beyond what was asked, so the frame's
-/// following blocks are usually already in the joined buffer.
-const JOIN_EXTRA: usize = (1 << 20) + (256 << 10);
 
 /// A stretch of decompressed tar stream.
 #[derive(Clone)]
@@ -119,13 +116,14 @@ impl Input {
         if front >= n {
             return Ok(n);
         }
-        self.receive_until(n + JOIN_EXTRA)?;
+        self.receive_until(n)?;
         let total = self.available();
         if self.segs.len() <= 1 {
             return Ok(total.min(n));
         }
-        // Join the start of the next buffer(s) to the end of this one.
-        let want = total.min(n + JOIN_EXTRA);
+        // Join the start of the next buffer(s) to the end of this one. Callers that walk a
+        // frame first (`has`, `peek_at`) join it exactly once, whole.
+        let want = total.min(n);
         let mut joined = Vec::with_capacity(want);
         while joined.len() < want {
             let (b, s, e) = self.segs.front_mut().expect("enough data");
@@ -138,6 +136,36 @@ impl Input {
         }
         self.segs.push_front((Arc::new(joined), 0, want));
         Ok(want.min(n))
+    }
+
+    /// Are `n` bytes available from the current position (contiguous or not)?
+    pub fn has(&mut self, n: usize) -> io::Result<bool> {
+        self.receive_until(n)?;
+        Ok(self.available() >= n)
+    }
+
+    /// Copies the bytes at `at..at + out.len()` from the current position, across buffers;
+    /// false if the input ends first.
+    pub fn peek_at(&mut self, at: usize, out: &mut [u8]) -> io::Result<bool> {
+        if !self.has(at + out.len())? {
+            return Ok(false);
+        }
+        let (mut skip, mut n) = (at, 0);
+        for (b, s, e) in &self.segs {
+            let len = e - s;
+            if skip >= len {
+                skip -= len;
+                continue;
+            }
+            let k = (len - skip).min(out.len() - n);
+            out[n..n + k].copy_from_slice(&b[s + skip..s + skip + k]);
+            n += k;
+            skip = 0;
+            if n == out.len() {
+                break;
+            }
+        }
+        Ok(true)
     }
 
     fn pop_front(&mut self) {

@@ -477,7 +477,8 @@ pub fn to_zst(t: &[u8], raw: bool) -> Vec<u8> {
         } else {
             enc.compressed(chunk, &mut out).unwrap()
         });
-        digests.push(frames::frame_digest(&out[start..]));
+        let stored = &out[start..];
+        digests.push((!frames::is_all_raw(stored)).then(|| frames::frame_digest(stored)));
     }
     let index = frames::encode_index(&index_of(t), &digests);
     out.extend_from_slice(&frames::skippable_frame(frames::INDEX_MAGIC, &index));
