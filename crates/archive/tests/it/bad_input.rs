@@ -152,6 +152,11 @@ fn a_source_that_breaks_mid_stream_leaves_the_bundle_usable() {
         .add_media(Some("mp4"), &mut Broken(3 << 20), None)
         .unwrap_err();
     assert!(err.to_string().contains("connection reset"), "{err}");
+    // Long enough that the writer has already pushed part of it to disk before it fails.
+    let video = mp4(11, (20 << 20) + 77);
+    let mut cut = io::Read::chain(&video[..], Broken(0));
+    let err = w.add_media(None, &mut cut, None).unwrap_err();
+    assert!(err.to_string().contains("connection reset"), "{err}");
     let video = mp4(9, 3 << 20);
     let err = w
         .add_media(None, &mut &video[..], Some(video.len() as u64 + 1))
