@@ -49,7 +49,13 @@ impl Stage {
     fn new(direct: File) -> Stage {
         let mem = vec![0u8; STAGE + ALIGN];
         let start = mem.as_ptr().align_offset(ALIGN);
-        Stage { direct, mem, start, len: 0, flushed: 0 }
+        Stage {
+            direct,
+            mem,
+            start,
+            len: 0,
+            flushed: 0,
+        }
     }
 
     fn buf(&mut self) -> &mut [u8] {
@@ -80,7 +86,8 @@ impl Stage {
         self.direct
             .write_all_at(&self.mem[start..start + aligned], flushed)?;
         self.flushed += aligned as u64;
-        self.mem.copy_within(start + aligned..start + self.len, start);
+        self.mem
+            .copy_within(start + aligned..start + self.len, start);
         self.len -= aligned;
         Ok(())
     }
@@ -156,7 +163,9 @@ impl AtomicFile {
     /// Writes whatever is staged (the last block padded, then cut back) through the plain
     /// descriptor, so the file holds exactly the logical bytes.
     fn drain_stage(&mut self) -> io::Result<()> {
-        let Some(stage) = &mut self.stage else { return Ok(()) };
+        let Some(stage) = &mut self.stage else {
+            return Ok(());
+        };
         stage.write_full()?;
         let (start, len, flushed) = (stage.start, stage.len, stage.flushed);
         let tail = stage.mem[start..start + len].to_vec();
