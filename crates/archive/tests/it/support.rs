@@ -30,31 +30,7 @@ pub fn options(container: Container) -> WriterOptions {
     o
 }
 
-/// Deterministic pseudo-random bytes (xorshift): incompressible like real media.
-pub fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-pub fn jpeg(seed: u64, len: usize) -> Vec<u8> {
-    let mut v = noise(seed, len);
-    v[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
-    v
-}
-
-pub fn mp4(seed: u64, len: usize) -> Vec<u8> {
-    let mut v = noise(seed, len);
-    v[..12].copy_from_slice(b"\0\0\0\x18ftypmp42");
-    v
-}
+pub use testkit::{jpeg, mp4, noise};
 
 pub const ARABIC_POST: &str = r#"{"data":[{"id":"1790000000000000001","text":"نرحب بطلابنا في العام الدراسي الجديد ١٤٤٧ هـ 🎓","lang":"ar"}],"meta":{"result_count":1}}"#;
 

@@ -62,19 +62,6 @@ pub fn keygen(dir: &Path) -> Keys {
     keys
 }
 
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 /// A school account's files: Arabic JSON and names, images, and a video-sized file.
 pub fn sample_folder(dir: &Path, video_bytes: usize) -> PathBuf {
     let root = dir.join("account");
@@ -89,12 +76,10 @@ pub fn sample_folder(dir: &Path, video_bytes: usize) -> PathBuf {
     )
     .unwrap();
     for i in 0..5u64 {
-        let mut img = noise(i, 150_000 + 90_000 * i as usize);
-        img[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
+        let img = testkit::jpeg(i, 150_000 + 90_000 * i as usize);
         std::fs::write(root.join(format!("صور/صورة-{i}.jpg")), img).unwrap();
     }
-    let mut video = noise(99, video_bytes);
-    video[..12].copy_from_slice(b"\0\0\0\x18ftypmp42");
+    let video = testkit::mp4(99, video_bytes);
     std::fs::write(root.join("videos/clip.mp4"), video).unwrap();
     root
 }
