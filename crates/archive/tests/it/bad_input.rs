@@ -89,34 +89,35 @@ fn a_full_disk_mid_bundle_fails_cleanly_and_leaves_nothing() {
     }
 }
 
-#[test]
-fn a_required_timestamp_from_an_unreachable_tsa_publishes_nothing() {
+/// A sample capture finished with an unreachable TSA.
+fn finish_without_tsa(
+    required: bool,
+) -> (tempfile::TempDir, Keys, archive::Result<archive::Published>) {
     let keys = keys();
     let dir = tmp();
     let mut w = BundleWriter::create(dir.path(), options(Container::TarZst)).unwrap();
     fill_sample(&mut w);
     let ts = TimestampOptions {
         url: unreachable_url(),
-        required: true,
+        required,
         timeout: std::time::Duration::from_secs(2),
     };
-    let err = w.finish(&keys.secret, Some(&ts)).unwrap_err();
+    let result = w.finish(&keys.secret, Some(&ts));
+    (dir, keys, result)
+}
+
+#[test]
+fn a_required_timestamp_from_an_unreachable_tsa_publishes_nothing() {
+    let (dir, _keys, result) = finish_without_tsa(true);
+    let err = result.unwrap_err();
     assert!(matches!(err, BundleError::TimestampRequired(_)), "{err}");
     assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
 }
 
 #[test]
 fn an_optional_timestamp_that_fails_is_reported_not_claimed() {
-    let keys = keys();
-    let dir = tmp();
-    let mut w = BundleWriter::create(dir.path(), options(Container::TarZst)).unwrap();
-    fill_sample(&mut w);
-    let ts = TimestampOptions {
-        url: unreachable_url(),
-        required: false,
-        timeout: std::time::Duration::from_secs(2),
-    };
-    let p = w.finish(&keys.secret, Some(&ts)).unwrap();
+    let (_dir, keys, result) = finish_without_tsa(false);
+    let p = result.unwrap();
     assert!(p.timestamp.is_none() && p.timestamp_error.is_some());
     let r = archive::verify::verify_path(&p.path, &verify_opts(&keys)).unwrap();
     assert!(r.valid && r.has(archive::verify::Code::TimestampAbsent));

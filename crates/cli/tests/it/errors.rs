@@ -4,6 +4,21 @@ use std::os::unix::fs::PermissionsExt;
 
 use crate::support::*;
 
+/// `tawthiq bundle <folder> --platform x --account <account> --key <key>`.
+fn bundle_cmd(
+    folder: &std::path::Path,
+    account: &str,
+    key: &std::path::Path,
+) -> std::process::Command {
+    let mut c = tawthiq();
+    c.arg("bundle")
+        .arg(folder)
+        .args(["--platform", "x", "--account", account])
+        .arg("--key")
+        .arg(key);
+    c
+}
+
 fn one_line_error(o: &std::process::Output, code: i32, needle: &str) {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(code), "stderr: {err}");
@@ -18,12 +33,7 @@ fn one_line_error(o: &std::process::Output, code: i32, needle: &str) {
 fn missing_inputs_are_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
     let keys = keygen(dir.path());
-    let o = run(tawthiq()
-        .arg("bundle")
-        .arg(dir.path().join("nope"))
-        .args(["--platform", "x", "--account", "a"])
-        .arg("--key")
-        .arg(&keys.secret));
+    let o = run(&mut bundle_cmd(&dir.path().join("nope"), "a", &keys.secret));
     one_line_error(&o, 1, "nope");
     let o = run(tawthiq()
         .arg("verify")
@@ -34,19 +44,9 @@ fn missing_inputs_are_one_line_errors() {
     let o = run(tawthiq().arg("verify").arg(dir.path().join("x.tar.zst")));
     one_line_error(&o, 1, "--pubkey");
     let folder = sample_folder(dir.path(), 1000);
-    let o = run(tawthiq()
-        .arg("bundle")
-        .arg(&folder)
-        .args(["--platform", "x", "--account", "a"])
-        .arg("--key")
-        .arg(dir.path().join("no.key")));
+    let o = run(&mut bundle_cmd(&folder, "a", &dir.path().join("no.key")));
     one_line_error(&o, 1, "no.key");
-    let o = run(tawthiq()
-        .arg("bundle")
-        .arg(&folder)
-        .args(["--platform", "x", "--account", "مدرسة"])
-        .arg("--key")
-        .arg(&keys.secret));
+    let o = run(&mut bundle_cmd(&folder, "مدرسة", &keys.secret));
     one_line_error(&o, 1, "invalid account id");
 }
 
@@ -58,28 +58,14 @@ fn loose_or_corrupt_keys_are_refused_and_nothing_is_written() {
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
     std::fs::set_permissions(&keys.secret, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let o = run(tawthiq()
-        .arg("bundle")
-        .arg(&folder)
-        .args(["--platform", "x", "--account", "a"])
-        .arg("--key")
-        .arg(&keys.secret)
-        .arg("-o")
-        .arg(&out));
+    let o = run(bundle_cmd(&folder, "a", &keys.secret).arg("-o").arg(&out));
     one_line_error(&o, 1, "chmod 600");
     std::fs::set_permissions(&keys.secret, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut bytes = std::fs::read(&keys.secret).unwrap();
     let n = bytes.len();
     bytes[n - 10] ^= 0x04;
     std::fs::write(&keys.secret, &bytes).unwrap();
-    let o = run(tawthiq()
-        .arg("bundle")
-        .arg(&folder)
-        .args(["--platform", "x", "--account", "a"])
-        .arg("--key")
-        .arg(&keys.secret)
-        .arg("-o")
-        .arg(&out));
+    let o = run(bundle_cmd(&folder, "a", &keys.secret).arg("-o").arg(&out));
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -140,20 +126,12 @@ fn an_unreachable_tsa_with_a_required_timestamp_publishes_nothing() {
     let folder = sample_folder(dir.path(), 1000);
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let o = run(tawthiq()
-        .arg("bundle")
-        .arg(&folder)
+    let o = run(bundle_cmd(&folder, "a", &keys.secret)
         .args([
-            "--platform",
-            "x",
-            "--account",
-            "a",
             "--tsa-url",
             &testkit::LocalTsa::unreachable_url(),
             "--require-timestamp",
         ])
-        .arg("--key")
-        .arg(&keys.secret)
         .arg("-o")
         .arg(&out));
     one_line_error(&o, 1, "timestamp required");
