@@ -1,4 +1,4 @@
-//! BagIt tag files: `bag-info.txt` and the manifests.
+//! `BagIt` tag files: `bag-info.txt` and the manifests.
 
 use model::{BundleId, ContentId, Route};
 use time::format_description::well_known::Rfc3339;
@@ -186,13 +186,13 @@ pub fn parse_manifest(text: &str, hex_len: usize) -> Result<Vec<(String, String)
         if !hex_ok || path.is_empty() || path.contains("  ") || path.chars().any(char::is_control) {
             return Err(format!("manifest line {} is malformed", n + 1));
         }
-        if let Some((last, _)) = rows.last() {
-            if last.as_str() >= path {
-                return Err(format!(
-                    "manifest line {} is out of order or repeated",
-                    n + 1
-                ));
-            }
+        if let Some((last, _)) = rows.last()
+            && last.as_str() >= path
+        {
+            return Err(format!(
+                "manifest line {} is out of order or repeated",
+                n + 1
+            ));
         }
         rows.push((path.to_owned(), hex.to_owned()));
     }

@@ -4,7 +4,7 @@
 //! or folders (an Arabic file name becomes `=D8=B5...`; the original name is kept in
 //! `requests.jsonl`). See `docs/bundle-format.md`.
 //!
-//! The escape character is `=`, not `%`: BagIt (RFC 8493, 2.1.3) requires a literal `%` in a
+//! The escape character is `=`, not `%`: `BagIt` (RFC 8493, 2.1.3) requires a literal `%` in a
 //! manifest path to be written `%25`, which `sha256sum -c` would not understand. With `=` the
 //! manifest path, the tar path and the extracted file name are one and the same string.
 

@@ -1,6 +1,6 @@
 //! tawthiq evidence bundles.
 //!
-//! A bundle is one capture run of one account: a BagIt 1.0 bag in a deterministic tar,
+//! A bundle is one capture run of one account: a `BagIt` 1.0 bag in a deterministic tar,
 //! compressed as seekable zstd with a member index, its tag manifest signed (Ed25519, minisign
 //! format) and optionally timestamped (RFC 3161). The normative spec is
 //! `docs/bundle-format.md`.

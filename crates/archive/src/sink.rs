@@ -197,13 +197,13 @@ impl State {
                 let _ = reply.send(result);
                 break;
             }
-            if failed.is_none() {
-                if let Err(e) = self.apply(cmd) {
-                    if let Ok(mut slot) = self.failure.lock() {
-                        *slot = Some((e.kind(), e.to_string()));
-                    }
-                    failed = Some(e);
+            if failed.is_none()
+                && let Err(e) = self.apply(cmd)
+            {
+                if let Ok(mut slot) = self.failure.lock() {
+                    *slot = Some((e.kind(), e.to_string()));
                 }
+                failed = Some(e);
             }
         }
     }

@@ -752,7 +752,7 @@ impl BundleWriter {
         let path = out
             .publish()
             .map_err(BundleError::io("publishing the bundle"))?;
-        let file_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let file_bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
         Ok(Published {
             path,
             bundle_id: self.opts.id.clone(),

@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
     about = "Evidence bundles of official social-media accounts: capture, sign, verify"
 )]
 struct Cli {
-    /// Config file (default: $TAWTHIQ_CONFIG, else ./tawthiq.toml if present).
+    /// Config file (default: $`TAWTHIQ_CONFIG`, else ./tawthiq.toml if present).
     #[arg(long, global = true, env = "TAWTHIQ_CONFIG")]
     config: Option<std::path::PathBuf>,
     #[command(subcommand)]

@@ -105,7 +105,7 @@ impl Drop for FileReader<'_> {
         while !self.done {
             match self.rx.recv() {
                 Ok(Msg::Chunk(_)) => {}
-                Ok(Msg::End) | Ok(Msg::Failed(_)) | Err(_) => self.done = true,
+                Ok(Msg::End | Msg::Failed(_)) | Err(_) => self.done = true,
             }
         }
     }

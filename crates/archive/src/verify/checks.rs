@@ -81,14 +81,14 @@ pub fn check(
         }
     }
     let tag = |rel: &str| scan.tags.get(rel).map(Vec::as_slice);
-    if let Some(b) = tag(layout::BAGIT) {
-        if b != layout::BAGIT_TXT.as_bytes() {
-            f.add(
-                Code::BagitDeclaration,
-                "bagit.txt is not the BagIt 1.0 declaration".into(),
-                None,
-            );
-        }
+    if let Some(b) = tag(layout::BAGIT)
+        && b != layout::BAGIT_TXT.as_bytes()
+    {
+        f.add(
+            Code::BagitDeclaration,
+            "bagit.txt is not the BagIt 1.0 declaration".into(),
+            None,
+        );
     }
     let info = tag(layout::BAG_INFO).and_then(|b| {
         match std::str::from_utf8(b)
@@ -175,14 +175,14 @@ pub fn check(
             );
             None
         };
-        if let (Some(a), Some(b)) = (&manifest256, &manifest512) {
-            if a != b {
-                f.add(
-                    Code::ManifestAlgorithms,
-                    "manifest-sha512.txt lists other paths than manifest-sha256.txt".into(),
-                    None,
-                );
-            }
+        if let (Some(a), Some(b)) = (&manifest256, &manifest512)
+            && a != b
+        {
+            f.add(
+                Code::ManifestAlgorithms,
+                "manifest-sha512.txt lists other paths than manifest-sha256.txt".into(),
+                None,
+            );
         }
     }
 
@@ -308,14 +308,14 @@ fn check_tagmanifest(
         );
     }
     for (path, expected) in &rows {
-        if let Some(bytes) = scan.tags.get(path) {
-            if &digest(bytes) != expected {
-                f.add(
-                    Code::TagDigest,
-                    format!("{rel}: digest mismatch"),
-                    Some(path.clone()),
-                );
-            }
+        if let Some(bytes) = scan.tags.get(path)
+            && &digest(bytes) != expected
+        {
+            f.add(
+                Code::TagDigest,
+                format!("{rel}: digest mismatch"),
+                Some(path.clone()),
+            );
         }
     }
 }

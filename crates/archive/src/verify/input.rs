@@ -169,14 +169,12 @@ impl Input {
     }
 
     fn pop_front(&mut self) {
-        if let Some((b, _, _)) = self.segs.pop_front() {
-            if b.capacity() >= READ_LEN {
-                if let Ok(mut pool) = self.pool.lock() {
-                    if pool.len() < 2 * AHEAD {
-                        pool.push(b);
-                    }
-                }
-            }
+        if let Some((b, _, _)) = self.segs.pop_front()
+            && b.capacity() >= READ_LEN
+            && let Ok(mut pool) = self.pool.lock()
+            && pool.len() < 2 * AHEAD
+        {
+            pool.push(b);
         }
     }
 

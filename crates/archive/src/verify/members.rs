@@ -438,7 +438,7 @@ fn check_end<S: ChunkSource>(
     let expected = tar::end_len(end_at) - BLOCK as u64;
     let mut nonzero = false;
     let rest = cur.take(f, u64::MAX, |c| {
-        nonzero |= c.bytes().iter().any(|&b| b != 0)
+        nonzero |= c.bytes().iter().any(|&b| b != 0);
     })?;
     if cur.src.failed() {
         // The container stopped the stream: only the bytes read can be judged.

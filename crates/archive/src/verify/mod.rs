@@ -154,8 +154,7 @@ pub fn verify_path(path: &Path, opts: &VerifyOptions) -> Result<Report, VerifyEr
     // SHA-512 costs half the speed: compute it only if the (untrusted) listing announces a
     // SHA-512 manifest. If the listing lies, the index check reports it.
     let sha512 = crate::reader::BundleReader::open_file(path)
-        .map(|r| r.contains(crate::layout::MANIFEST_SHA512))
-        .unwrap_or(false);
+        .is_ok_and(|r| r.contains(crate::layout::MANIFEST_SHA512));
     verify_reader(file, &path.display().to_string(), opts, sha512).map_err(io_err)
 }
 

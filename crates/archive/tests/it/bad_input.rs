@@ -68,8 +68,7 @@ fn a_full_disk_mid_bundle_fails_cleanly_and_leaves_nothing() {
         let err = err.unwrap_or_else(|| {
             fill_sample(&mut w);
             w.finish(&keys.secret, None)
-                .err()
-                .expect("a full disk must fail the bundle")
+                .expect_err("a full disk must fail the bundle")
         });
         assert!(
             early || budget >= 1 << 20,

@@ -14,7 +14,7 @@ pub struct Args {
     bundle: PathBuf,
     /// Path inside the bag (e.g. `data/derived/posts.jsonl`) or a payload file's SHA-256.
     member: String,
-    /// Check against this public key's signature (default: $TAWTHIQ_PUBKEY, config).
+    /// Check against this public key's signature (default: $`TAWTHIQ_PUBKEY`, config).
     #[arg(long)]
     pubkey: Vec<PathBuf>,
 }

@@ -13,7 +13,7 @@ use crate::config::Config;
 #[derive(clap::Args)]
 pub struct Args {
     bundle: PathBuf,
-    /// Check the manifests against this public key's signature (default: $TAWTHIQ_PUBKEY, config).
+    /// Check the manifests against this public key's signature (default: $`TAWTHIQ_PUBKEY`, config).
     #[arg(long)]
     pubkey: Vec<PathBuf>,
     /// One JSON object per file.

@@ -15,7 +15,7 @@ pub struct Args {
     /// Bundle files; `-` reads one bundle from stdin.
     #[arg(required = true)]
     bundles: Vec<PathBuf>,
-    /// Public key(s) whose signatures are accepted (default: $TAWTHIQ_PUBKEY, then the config).
+    /// Public key(s) whose signatures are accepted (default: $`TAWTHIQ_PUBKEY`, then the config).
     #[arg(long)]
     pubkey: Vec<PathBuf>,
     /// Print one JSON report per bundle (a JSON array).
