@@ -446,10 +446,30 @@ impl<R: Read + Seek> BundleReader<R> {
 
     /// Rows of the (verified) manifest: `(path, sha256)`.
     pub fn manifest(&mut self, key: Option<&PublicKey>) -> Result<Vec<(String, String)>> {
+        self.verified_listing(layout::MANIFEST_SHA256, key)
+    }
+
+    /// Rows of the (verified) tag manifest, plus the tag manifest's own digest: `(path, sha256)`
+    /// for every file the signature covers that is not payload.
+    pub fn tag_manifest(&mut self, key: Option<&PublicKey>) -> Result<Vec<(String, String)>> {
+        let mut rows = self.verified_listing(layout::TAGMANIFEST_SHA256, key)?;
+        let tm = self.trusted_tagmanifest(key)?;
+        rows.push((
+            layout::TAGMANIFEST_SHA256.to_owned(),
+            hex(&Sha256::digest(&tm)),
+        ));
+        Ok(rows)
+    }
+
+    fn verified_listing(
+        &mut self,
+        rel: &str,
+        key: Option<&PublicKey>,
+    ) -> Result<Vec<(String, String)>> {
         let mut out = Vec::new();
-        self.read_verified(layout::MANIFEST_SHA256, key, &mut out)?;
+        self.read_verified(rel, key, &mut out)?;
         let text = String::from_utf8(out)
-            .map_err(|_| BundleError::Damaged("manifest is not UTF-8".into()))?;
+            .map_err(|_| BundleError::Damaged(format!("{rel} is not UTF-8")))?;
         crate::bag::parse_manifest(&text, 64).map_err(BundleError::Damaged)
     }
 }

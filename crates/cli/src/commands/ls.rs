@@ -25,8 +25,11 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
     let keys = super::public_keys(&a.pubkey, cfg)?;
     let mut r =
         BundleReader::open_file(&a.bundle).with_context(|| format!("{}", a.bundle.display()))?;
-    let digests: std::collections::HashMap<String, String> =
+    // Payload digests from the manifest, tag files' from the tag manifest; signature files
+    // are covered by nothing (they are the cover), shown as "-".
+    let mut digests: std::collections::HashMap<String, String> =
         r.manifest(keys.first())?.into_iter().collect();
+    digests.extend(r.tag_manifest(keys.first())?);
     let mut out = std::io::stdout().lock();
     for m in r.list() {
         let sha = digests.get(&m.path).map_or("-", String::as_str);

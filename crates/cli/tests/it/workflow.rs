@@ -23,6 +23,16 @@ fn bundle_verify_ls_cat_round_trip() {
         listing.contains("data/original/export/videos/clip.mp4"),
         "{listing}"
     );
+    // Tag files show the digests the signed tag manifest gives them.
+    let bag_info = listing
+        .lines()
+        .find(|l| l.ends_with(" bag-info.txt"))
+        .unwrap();
+    assert_eq!(
+        bag_info.split_whitespace().nth(1).unwrap().len(),
+        64,
+        "{listing}"
+    );
     let sha = listing
         .lines()
         .find(|l| l.ends_with("posts/page-1.json"))
