@@ -841,22 +841,7 @@ mod tests {
     const MESSAGE: &[u8] = b"evidence bytes\x00\xff with binary content\n";
     const COMMENT: &str = "tawthiq v1\tfile:evidence.bin\tsha256:abc";
 
-    /// Deterministic xorshift64* generator for the fuzz-style tests.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            usize::try_from(self.next() % n as u64).unwrap()
-        }
-        fn byte(&mut self) -> u8 {
-            self.next().to_le_bytes()[0]
-        }
-    }
+    use testkit::Rng;
 
     fn mode_of(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o7777

@@ -34,3 +34,24 @@ pub fn mp4(seed: u64, len: usize) -> Vec<u8> {
     v[..12].copy_from_slice(b"\0\0\0\x18ftypmp42");
     v
 }
+
+/// A small deterministic PRNG (xorshift64*) for mutation and fuzz-style tests.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform-enough in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n as u64).expect("below n")
+    }
+
+    pub fn byte(&mut self) -> u8 {
+        self.next().to_le_bytes()[0]
+    }
+}

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use archive::timestamp::{Timestamp, TimestampError, request, verify};
 use sha2::Digest as _;
+use testkit::Rng;
 use testkit::local_tsa::{LocalTsa, TsaKey, TsaMode, TsaOptions};
 
 const DATA: &[u8] = b"0123abcd  bagit.txt\nfeedbeef  manifest-sha256.txt\n";
@@ -48,6 +49,20 @@ fn openssl_verify(work: &Path, data: &[u8], ts: &Timestamp, root_pem: &Path) -> 
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// Writes `DATA` into the TSA's folder and makes a query for it with `openssl ts -query`.
+fn openssl_query(tsa: &LocalTsa, args: &[&str], out: &str) -> Vec<u8> {
+    std::fs::write(tsa.dir.join("data.txt"), DATA).unwrap();
+    let o = Command::new("openssl")
+        .args(["ts", "-query", "-data", "data.txt"])
+        .args(args)
+        .args(["-out", out])
+        .current_dir(&tsa.dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    read(&tsa.dir.join(out))
 }
 
 fn pem_blocks(pem: &str) -> usize {
@@ -255,27 +270,8 @@ fn different_root_is_chain_invalid() {
 #[test]
 fn token_without_certificates_needs_chain_pem() {
     let (_dir, tsa) = start(TsaOptions::default());
-    std::fs::write(tsa.dir.join("data.txt"), DATA).unwrap();
     // certReq absent: the TSA leaves its certificates out of the token.
-    let out = Command::new("openssl")
-        .args([
-            "ts",
-            "-query",
-            "-data",
-            "data.txt",
-            "-sha256",
-            "-out",
-            "nocert.tsq",
-        ])
-        .current_dir(&tsa.dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let tsr = tsa.reply_to_query(&read(&tsa.dir.join("nocert.tsq")));
+    let tsr = tsa.reply_to_query(&openssl_query(&tsa, &["-sha256"], "nocert.tsq"));
     let hash = sha256(DATA);
     let root = read(&tsa.root_pem);
 
@@ -305,20 +301,7 @@ fn token_without_certificates_needs_chain_pem() {
 #[test]
 fn sha384_imprint_is_unsupported() {
     let (_dir, tsa) = start(TsaOptions::default());
-    std::fs::write(tsa.dir.join("data.txt"), DATA).unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "ts", "-query", "-data", "data.txt", "-sha384", "-cert", "-out", "384.tsq",
-        ])
-        .current_dir(&tsa.dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let tsr = tsa.reply_to_query(&read(&tsa.dir.join("384.tsq")));
+    let tsr = tsa.reply_to_query(&openssl_query(&tsa, &["-sha384", "-cert"], "384.tsq"));
     let err = verify(&tsr, &sha256(DATA), None, None).unwrap_err();
     assert!(matches!(err, TimestampError::Unsupported(_)), "{err}");
 }
@@ -402,22 +385,6 @@ fn truncated_and_extended_inputs_never_verify() {
     let chain = ts.chain_pem.as_bytes();
     for len in (0..chain.len()).step_by(7) {
         let _ = verify(&ts.response_der, &hash, Some(&chain[..len]), Some(&root));
-    }
-}
-
-/// Small deterministic PRNG for the mutation test (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % (n as u64)).unwrap()
     }
 }
 
