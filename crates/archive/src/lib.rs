@@ -30,7 +30,7 @@ pub mod frames;
 pub mod layout;
 pub mod output;
 pub mod reader;
-pub mod redact;
+pub use model::redact;
 pub mod signing;
 mod sink;
 pub mod tar;

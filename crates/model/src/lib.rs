@@ -17,6 +17,7 @@
 mod capture;
 mod ids;
 mod item;
+pub mod redact;
 
 pub use capture::{CaptureLogEntry, Completeness, Gap, GapReason};
 pub use ids::{AccountId, BundleId, ContentId, IdError, Platform, Route};

@@ -1,0 +1,157 @@
+//! [`FetchError`]: what can go wrong while capturing, in terms a coordinator can act on.
+//!
+//! Every URL inside an error is redacted (no token ever reaches a message). Each variant documents
+//! its retry rule; [`FetchError::is_retryable`] is the one place the transport asks.
+
+use std::time::Duration;
+
+use model::Platform;
+use time::OffsetDateTime;
+
+pub type Result<T, E = FetchError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The account or item does not exist (deleted, unknown id). Terminal.
+    #[error("not found: {detail}")]
+    NotFound { detail: String },
+    /// The platform suspended the account. Terminal: the evidence is the response itself.
+    #[error("account suspended: {detail}")]
+    Suspended { detail: String },
+    /// Private or protected, and the token may not read it. Terminal.
+    #[error("private or protected: {detail}")]
+    Protected { detail: String },
+    /// The token is expired, revoked or lacks a scope. Terminal until a new token is given.
+    #[error("{platform} rejected the access token ({detail}); get a new token and run again")]
+    AuthExpired { platform: Platform, detail: String },
+    /// A billing or usage cap (X usage-capped, YouTube daily quota): retrying cannot help before
+    /// `until`, if known. Terminal for this run.
+    #[error("{platform} usage quota exhausted: {detail}{}", until_text(*until))]
+    QuotaExhausted {
+        platform: Platform,
+        detail: String,
+        until: Option<OffsetDateTime>,
+    },
+    /// A window rate limit that outlasted the retries. Retryable later (the runner defers).
+    #[error("rate limited by {host}{}", until_text(*until))]
+    RateLimited {
+        host: String,
+        until: Option<OffsetDateTime>,
+    },
+    /// The platform asks for a wait longer than the configured maximum: the account is
+    /// deferred rather than left hanging. Retryable at `until`.
+    #[error("deferred: {reason}; asked to wait until {until}, more than the maximum wait of {max_wait:?}")]
+    Deferred {
+        reason: String,
+        until: OffsetDateTime,
+        max_wait: Duration,
+    },
+    /// An HTML page (login wall, consent page, captcha) where data was expected. Terminal.
+    #[error("got an HTML page instead of data from {url} (login wall or error page)")]
+    UnexpectedHtml { url: String },
+    /// The body does not have the documented shape. Terminal (the shape changed: fail loudly).
+    #[error("malformed {platform} response from {url}: {detail}")]
+    Malformed {
+        platform: Platform,
+        url: String,
+        detail: String,
+    },
+    /// The body exceeds the configured size cap. Terminal for this file.
+    #[error("response from {url} is larger than the cap of {limit} bytes")]
+    TooLarge { url: String, limit: u64 },
+    /// The transfer ended before the announced length. Retryable.
+    #[error("response from {url} cut short: got {got} of {expected} bytes")]
+    Truncated { url: String, got: u64, expected: u64 },
+    /// No answer in time. Retryable.
+    #[error("{url} did not answer within {after:?}")]
+    Timeout { url: String, after: Duration },
+    /// Could not connect, or the connection broke. Retryable.
+    #[error("cannot reach {url}: {detail}")]
+    Connect { url: String, detail: String },
+    /// 5xx or 408. Retryable.
+    #[error("server error HTTP {status} from {url}")]
+    Server { status: u16, url: String },
+    /// Any other HTTP failure status. Terminal.
+    #[error("HTTP {status} from {url}: {detail}")]
+    Http {
+        status: u16,
+        url: String,
+        detail: String,
+    },
+    /// An export file that is not what it claims, or is hostile. Terminal; nothing is written.
+    #[error("export {path}: {detail}")]
+    Export { path: String, detail: String },
+    /// The bundle side failed (disk full, writer error). Terminal.
+    #[error("storing the capture: {0}")]
+    Sink(String),
+    /// Bad configuration (unknown host, invalid base URL, missing token). Terminal.
+    #[error("{0}")]
+    Config(String),
+}
+
+fn until_text(until: Option<OffsetDateTime>) -> String {
+    until.map_or_else(String::new, |t| {
+        let t = t
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        format!(" until {t}")
+    })
+}
+
+impl FetchError {
+    /// Whether the same request may succeed if simply tried again (after a backoff).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Truncated { .. }
+                | FetchError::Timeout { .. }
+                | FetchError::Connect { .. }
+                | FetchError::Server { .. }
+                | FetchError::RateLimited { .. }
+        )
+    }
+
+    /// Whether the error describes the account itself (evidence worth publishing), not our
+    /// failure to reach it.
+    pub fn is_account_state(&self) -> bool {
+        matches!(
+            self,
+            FetchError::NotFound { .. } | FetchError::Suspended { .. } | FetchError::Protected { .. }
+        )
+    }
+
+    /// A stable, short name for scripts (`--json`) and the state store.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FetchError::NotFound { .. } => "not_found",
+            FetchError::Suspended { .. } => "suspended",
+            FetchError::Protected { .. } => "protected",
+            FetchError::AuthExpired { .. } => "auth_expired",
+            FetchError::QuotaExhausted { .. } => "quota_exhausted",
+            FetchError::RateLimited { .. } => "rate_limited",
+            FetchError::Deferred { .. } => "deferred",
+            FetchError::UnexpectedHtml { .. } => "unexpected_html",
+            FetchError::Malformed { .. } => "malformed",
+            FetchError::TooLarge { .. } => "too_large",
+            FetchError::Truncated { .. } => "truncated",
+            FetchError::Timeout { .. } => "timeout",
+            FetchError::Connect { .. } => "connect",
+            FetchError::Server { .. } => "server_error",
+            FetchError::Http { .. } => "http_error",
+            FetchError::Export { .. } => "bad_export",
+            FetchError::Sink(_) => "storage",
+            FetchError::Config(_) => "config",
+        }
+    }
+
+    /// When trying again makes sense, if the platform said.
+    pub fn retry_at(&self) -> Option<OffsetDateTime> {
+        match self {
+            FetchError::Deferred { until, .. } => Some(*until),
+            FetchError::RateLimited { until, .. } | FetchError::QuotaExhausted { until, .. } => {
+                *until
+            }
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Backoff: exponential with full jitter, bounded, for retryable failures only.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::config::RetryPolicy;
+
+/// How long to wait before attempt `attempt + 1` (`attempt` counts from 1) when the platform
+/// named no time: uniformly random in `[0, min(max_delay, base_delay · 2^(attempt-1))]`.
+pub fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
+    let exp = policy
+        .base_delay
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+    let ceiling = exp.min(policy.max_delay);
+    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(rand::rng().random_range(0..=millis))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_but_never_passes_the_ceiling() {
+        let p = RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            max_wait: Duration::from_secs(60),
+        };
+        for attempt in 1..12 {
+            for _ in 0..50 {
+                let d = backoff(&p, attempt);
+                let ceiling = (100u64 << (attempt - 1).min(20)).min(1000);
+                assert!(d <= Duration::from_millis(ceiling), "{attempt}: {d:?}");
+            }
+        }
+    }
+}
