@@ -1,0 +1,8 @@
+//! fetcher integration tests: real HTTP over loopback sockets against local replay servers
+//! (`wiremock`), with responses written from the platforms' documented shapes
+//! (`tests/fixtures/<platform>/`).
+
+mod conformance;
+mod transport;
+mod x_api;
+mod x_export;
