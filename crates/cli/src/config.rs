@@ -17,6 +17,41 @@ pub struct Config {
     pub bundle: Bundle,
     #[serde(default)]
     pub verify: Verify,
+    #[serde(default)]
+    pub fetch: Fetch,
+    #[serde(default)]
+    pub secrets: Secrets,
+}
+
+/// How the fetcher talks to platforms (see `config/README.md`, `[fetch]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fetch {
+    pub user_agent: Option<String>,
+    pub connect_timeout_secs: Option<u64>,
+    pub request_timeout_secs: Option<u64>,
+    pub read_timeout_secs: Option<u64>,
+    pub max_document_mib: Option<u64>,
+    pub max_media_mib: Option<u64>,
+    pub max_attempts: Option<u32>,
+    /// Longest wait for a platform's reset before the account is deferred.
+    pub max_wait_secs: Option<u64>,
+    pub proxy: Option<String>,
+    /// Host rewrites: `"api.x.com" = "http://127.0.0.1:8080/x"`, `"*.twimg.com" = …`, `"*" = …`.
+    #[serde(default)]
+    pub hosts: std::collections::BTreeMap<String, String>,
+    /// Requests per minute per host; `default` for hosts not listed; 0 = unlimited.
+    #[serde(default)]
+    pub rate_limits: std::collections::BTreeMap<String, u32>,
+}
+
+/// Where tokens come from when not in the environment: a separate file (mode 0600), never
+/// this config.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secrets {
+    /// TOML file with `x_token = "…"`, `instagram_token = "…"`, ….
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -81,6 +116,95 @@ impl Config {
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.message()))
     }
+}
+
+impl Config {
+    /// The fetcher's settings: defaults, then `[fetch]`, then `TAWTHIQ_HOSTS` / `TAWTHIQ_PROXY`.
+    pub fn fetch_config(&self) -> anyhow::Result<fetcher::FetchConfig> {
+        use std::time::Duration;
+        let f = &self.fetch;
+        let mut c = fetcher::FetchConfig::default();
+        if let Some(ua) = &f.user_agent {
+            c.user_agent.clone_from(ua);
+        }
+        let secs = |v: Option<u64>, d: Duration| v.map_or(d, Duration::from_secs);
+        c.connect_timeout = secs(f.connect_timeout_secs, c.connect_timeout);
+        c.request_timeout = secs(f.request_timeout_secs, c.request_timeout);
+        c.read_timeout = secs(f.read_timeout_secs, c.read_timeout);
+        c.retry.max_wait = secs(f.max_wait_secs, c.retry.max_wait);
+        if let Some(n) = f.max_attempts {
+            anyhow::ensure!(n >= 1, "[fetch] max_attempts must be at least 1");
+            c.retry.max_attempts = n;
+        }
+        if let Some(m) = f.max_document_mib {
+            c.max_document_bytes = m << 20;
+        }
+        if let Some(m) = f.max_media_mib {
+            c.max_media_bytes = m << 20;
+        }
+        c.proxy = std::env::var("TAWTHIQ_PROXY").ok().or_else(|| f.proxy.clone());
+        for (pattern, target) in &f.hosts {
+            c.hosts.insert(pattern, target)?;
+        }
+        if let Ok(list) = std::env::var("TAWTHIQ_HOSTS") {
+            c.hosts.merge(&fetcher::HostMap::parse_list(&list)?);
+        }
+        for (host, per_minute) in &f.rate_limits {
+            if host == "default" {
+                c.limits.default_per_minute = *per_minute;
+            } else {
+                c.limits
+                    .per_host
+                    .insert(host.to_ascii_lowercase(), *per_minute);
+            }
+        }
+        Ok(c)
+    }
+
+    /// A platform token: `TAWTHIQ_<PLATFORM>_TOKEN`, else `<platform>_token` in the secrets
+    /// file. The file must not be readable by group or others.
+    pub fn token(&self, platform: model::Platform) -> anyhow::Result<fetcher::Secret> {
+        let var = format!("TAWTHIQ_{}_TOKEN", platform.as_str().to_ascii_uppercase());
+        if let Ok(t) = std::env::var(&var)
+            && !t.trim().is_empty()
+        {
+            return Ok(fetcher::Secret::new(t));
+        }
+        let key = format!("{}_token", platform.as_str());
+        let Some(path) = &self.secrets.file else {
+            anyhow::bail!(
+                "no {platform} token: set {var}, or name a secrets file holding {key} in [secrets] file"
+            );
+        };
+        check_private(path)?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading secrets file {}", path.display()))?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!("secrets file {}: {}", path.display(), e.message())
+        })?;
+        match table.get(&key) {
+            Some(toml::Value::String(t)) if !t.trim().is_empty() => Ok(fetcher::Secret::new(t.clone())),
+            _ => anyhow::bail!("no {key} in secrets file {}", path.display()),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("secrets file {}", path.display()))?;
+    anyhow::ensure!(
+        meta.permissions().mode() & 0o077 == 0,
+        "secrets file {} is readable by others; chmod 600 it",
+        path.display()
+    );
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> anyhow::Result<()> {
+    Ok(())
 }
 
 #[cfg(test)]

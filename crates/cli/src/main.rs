@@ -2,7 +2,8 @@
 //!
 //! Each command is a short module under `commands/`: an args struct, one library call, rendering.
 //! Exit codes: 0 success (for `verify`: every bundle valid), 2 `verify` found an invalid bundle,
-//! 1 the command could not run.
+//! 3 `archive`/`import` published a bundle but the capture stopped early (its gaps say why),
+//! 1 the command could not run (nothing was published).
 
 mod commands;
 mod config;
@@ -31,6 +32,10 @@ struct Cli {
 enum Command {
     /// Make a signing key pair (public key in minisign format).
     Keygen(commands::keygen::Args),
+    /// Archive one account through the platform's API (token from the environment).
+    Archive(commands::archive::Args),
+    /// Bundle an owner's data export (e.g. the X archive zip).
+    Import(commands::import::Args),
     /// Pack a folder of files into a signed bundle (manual evidence, demos, tests).
     Bundle(commands::bundle::Args),
     /// Strictly verify bundles; exit 0 if all are valid, 2 if any is not, 1 if it could not run.
@@ -45,6 +50,8 @@ enum Command {
 pub enum Outcome {
     Ok,
     Invalid,
+    /// `archive` / `import`: a bundle was published, but the capture stopped early.
+    Incomplete,
 }
 
 fn main() -> ExitCode {
@@ -60,6 +67,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = config::Config::load(cli.config.as_deref()).and_then(|cfg| match cli.command {
         Command::Keygen(a) => commands::keygen::run(&a, &cfg),
+        Command::Archive(a) => commands::archive::run(&a, &cfg),
+        Command::Import(a) => commands::import::run(&a, &cfg),
         Command::Bundle(a) => commands::bundle::run(&a, &cfg),
         Command::Verify(a) => commands::verify::run(&a, &cfg),
         Command::Ls(a) => commands::ls::run(&a, &cfg),
@@ -68,6 +77,7 @@ fn main() -> ExitCode {
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Invalid) => ExitCode::from(2),
+        Ok(Outcome::Incomplete) => ExitCode::from(3),
         Err(e) => {
             // One line: the error and its causes, outermost first.
             let chain: Vec<String> = e.chain().map(ToString::to_string).collect();

@@ -41,6 +41,31 @@ impl Bytes {
     }
 }
 
+impl Bytes {
+    /// For work of unknown size: bytes so far and the rate.
+    pub fn unbounded(label: &str, counter: Arc<AtomicU64>) -> Bytes {
+        let b = Bytes::start(label, 0, counter);
+        b.bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {bytes} {bytes_per_sec} {elapsed}")
+                .expect("valid template"),
+        );
+        b.bar.enable_steady_tick(Duration::from_millis(120));
+        b
+    }
+}
+
+/// `2.38 GB`, `812 KB`: decimal units, as the summary prints them.
+pub fn human_bytes(n: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let f = n as f64;
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.0} KB", f / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", f / 1e6),
+        _ => format!("{:.2} GB", f / 1e9),
+    }
+}
+
 impl Drop for Bytes {
     fn drop(&mut self) {
         self.stop.store(1, Ordering::Relaxed);

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 pub type Result<T, E = FetchError> = std::result::Result<T, E>;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
     /// The account or item does not exist (deleted, unknown id). Terminal.
     #[error("not found: {detail}")]

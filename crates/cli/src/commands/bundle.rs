@@ -90,12 +90,7 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
         bail!("{} is not a folder", a.folder.display());
     }
     let account = AccountId::new(&a.account)?;
-    let key_path = a
-        .key
-        .clone()
-        .or_else(|| cfg.signing.secret_key.clone())
-        .context("no signing key: pass --key (make one with `tawthiq keygen`)")?;
-    let key = SecretKey::load(&key_path).context("loading the signing key")?;
+    let key = super::signing_key(a.key.as_ref(), cfg)?;
     let files = walk(&a.folder)?;
     if files.is_empty() {
         bail!("{} holds no files", a.folder.display());
@@ -172,18 +167,7 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
             files.len()
         ),
     });
-    let ts = a
-        .tsa_url
-        .clone()
-        .or_else(|| cfg.timestamp.url.clone())
-        .map(|url| TimestampOptions {
-            url,
-            required: a.require_timestamp || cfg.timestamp.required,
-            timeout: std::time::Duration::from_secs(cfg.timestamp.timeout_secs.unwrap_or(30)),
-        });
-    if ts.is_none() && (a.require_timestamp || cfg.timestamp.required) {
-        bail!("a timestamp is required but no TSA is configured: pass --tsa-url");
-    }
+    let ts = super::timestamp_options(a.tsa_url.as_ref(), a.require_timestamp, cfg)?;
     let published = w.finish(&key, ts.as_ref())?;
     drop(bar);
     #[allow(clippy::print_stdout)]

@@ -1,0 +1,283 @@
+//! The transport's own behaviour, whatever the platform: retries, timeouts, caps, truncation,
+//! HTML where data was expected, redaction, host rewrites.
+
+use std::time::Duration;
+
+use fetcher::{Auth, MemorySink, Request, Secret};
+use model::Platform;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use url::Url;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::conformance::{Harness, SECRET, expect_error};
+
+fn hosts(server: &MockServer) -> String {
+    format!("api.example.test={},cdn.example.test={}/cdn", server.uri(), server.uri())
+}
+
+fn api(path: &str) -> Url {
+    Url::parse(&format!("https://api.example.test{path}")).unwrap()
+}
+
+fn cdn(path: &str) -> Url {
+    Url::parse(&format!("https://cdn.example.test{path}")).unwrap()
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_succeed_and_every_attempt_is_logged() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/page"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("busy"))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/page"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("{\"ok\":true}", "application/json"))
+        .mount(&server)
+        .await;
+    let h = Harness::new(&hosts(&server));
+    let mut sink = MemorySink::new();
+    let doc = h
+        .transport
+        .document(&mut sink, &Request::new(Platform::X, "page", api("/v1/page")))
+        .await
+        .unwrap();
+    assert_eq!(&doc.body[..], b"{\"ok\":true}");
+    assert_eq!(sink.log.len(), 3, "two failed attempts and the success are logged");
+    assert_eq!(sink.log[0].status, Some(503));
+    assert!(sink.log[0].note.as_deref().unwrap().contains("will retry"));
+    assert_eq!(sink.log[2].payload_path.as_deref(), Some(doc.stored.path.as_str()));
+    assert_eq!(h.clock.sleeps().len(), 2, "two backoffs, on the paused clock");
+}
+
+#[tokio::test]
+async fn persistent_server_errors_give_up_after_the_last_attempt() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/page"))
+        .respond_with(ResponseTemplate::new(502))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let h = Harness::new(&hosts(&server));
+    let r = h
+        .transport
+        .document(&mut MemorySink::new(), &Request::new(Platform::X, "page", api("/v1/page")))
+        .await;
+    expect_error(r, "server_error");
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .mount(&server)
+        .await;
+    let h = Harness::with(&hosts(&server), |c| {
+        c.request_timeout = Duration::from_millis(200);
+        c.retry.max_attempts = 2;
+    });
+    let mut sink = MemorySink::new();
+    let started = std::time::Instant::now();
+    let r = h
+        .transport
+        .document(&mut sink, &Request::new(Platform::X, "slow", api("/v1/slow")))
+        .await;
+    expect_error(r, "timeout");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(sink.log.len(), 2, "each timed-out attempt is logged");
+    assert!(sink.documents.is_empty());
+}
+
+#[tokio::test]
+async fn html_where_json_was_expected_is_refused() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/me"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw("<!DOCTYPE html><html><body>Log in</body></html>", "text/html"),
+        )
+        .mount(&server)
+        .await;
+    let h = Harness::new(&hosts(&server));
+    let mut sink = MemorySink::new();
+    let r = h
+        .transport
+        .document(&mut sink, &Request::new(Platform::Instagram, "me", api("/v1/me")))
+        .await;
+    expect_error(r, "unexpected_html");
+    assert_eq!(sink.documents.len(), 1, "the login page itself is kept as evidence");
+    assert_eq!(sink.documents[0].1, "html");
+}
+
+#[tokio::test]
+async fn media_larger_than_the_cap_is_refused_before_and_while_streaming() {
+    let server = MockServer::start().await;
+    let big = vec![7u8; 300_000];
+    Mock::given(path("/cdn/big.jpg"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(big.clone(), "image/jpeg"))
+        .mount(&server)
+        .await;
+    let h = Harness::with(&hosts(&server), |c| c.max_media_bytes = 100_000);
+    let mut sink = MemorySink::new();
+    let r = h
+        .transport
+        .media(&mut sink, &Request::new(Platform::X, "media", cdn("/big.jpg")), None)
+        .await;
+    expect_error(r, "too_large");
+    assert!(sink.media.is_empty());
+}
+
+#[tokio::test]
+async fn html_instead_of_media_is_refused() {
+    let server = MockServer::start().await;
+    Mock::given(path("/cdn/a.jpg"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("<html>login</html>", "text/html"))
+        .mount(&server)
+        .await;
+    let h = Harness::new(&hosts(&server));
+    let mut sink = MemorySink::new();
+    let r = h
+        .transport
+        .media(&mut sink, &Request::new(Platform::X, "media", cdn("/a.jpg")), None)
+        .await;
+    expect_error(r, "unexpected_html");
+    assert!(sink.media.is_empty());
+}
+
+/// A raw server that announces `announced` bytes but sends `sent` and closes, `times` times,
+/// then serves the whole body.
+async fn short_body_server(body: Vec<u8>, sent: usize, times: usize) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut served = 0;
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let mut buf = vec![0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: video/mp4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = sock.write_all(head.as_bytes()).await;
+            let n = if served < times { sent } else { body.len() };
+            let _ = sock.write_all(&body[..n]).await;
+            let _ = sock.shutdown().await;
+            served += 1;
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn a_body_cut_short_is_discarded_and_retried() {
+    let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let base = short_body_server(body.clone(), 50_000, 1).await;
+    let h = Harness::new(&format!("cdn.example.test={base}"));
+    let mut sink = MemorySink::new();
+    let stored = h
+        .transport
+        .media(&mut sink, &Request::new(Platform::X, "media", cdn("/v.mp4")), None)
+        .await
+        .unwrap();
+    assert_eq!(stored.size, 200_000);
+    assert_eq!(sink.discarded, 1, "the short attempt was thrown away");
+    assert_eq!(sink.media.len(), 1);
+    assert_eq!(&sink.media.values().next().unwrap()[..], &body[..]);
+    assert!(sink.log[0].note.as_deref().unwrap().contains("cut short"));
+    assert_eq!(sink.log[1].payload_path.as_deref(), Some(stored.path.as_str()));
+}
+
+#[tokio::test]
+async fn a_body_always_cut_short_fails_as_truncated() {
+    let body = vec![1u8; 10_000];
+    let base = short_body_server(body, 100, usize::MAX).await;
+    let h = Harness::new(&format!("cdn.example.test={base}"));
+    let mut sink = MemorySink::new();
+    let r = h
+        .transport
+        .media(&mut sink, &Request::new(Platform::X, "media", cdn("/v.mp4")), None)
+        .await;
+    expect_error(r, "truncated");
+    assert!(sink.media.is_empty());
+    let r = h
+        .transport
+        .document(&mut sink, &Request::new(Platform::X, "doc", cdn("/d.json")))
+        .await;
+    expect_error(r, "truncated");
+    assert!(sink.documents.is_empty(), "a short document is never stored");
+}
+
+#[tokio::test]
+async fn tokens_reach_the_server_but_never_the_log_the_bodies_or_errors() {
+    let server = MockServer::start().await;
+    // A platform that echoes the token in a paging link (Meta does).
+    let echo = format!(
+        "{{\"data\":[],\"paging\":{{\"next\":\"https://api.example.test/v1/feed?access_token={SECRET}&after=QVF\"}}}}"
+    );
+    Mock::given(method("GET"))
+        .and(path("/v1/feed"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(echo, "application/json")
+                .insert_header("set-cookie", format!("sid={SECRET}").as_str()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1/missing"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let h = Harness::new(&hosts(&server));
+    let secret = Secret::new(SECRET);
+    let mut sink = MemorySink::new();
+    let auth = Some(Auth::Query {
+        param: "access_token",
+        secret: &secret,
+    });
+    h.transport
+        .document(
+            &mut sink,
+            &Request::new(Platform::Facebook, "feed", api("/v1/feed?fields=id")).auth(auth),
+        )
+        .await
+        .unwrap();
+    let err = h
+        .transport
+        .document(
+            &mut sink,
+            &Request::new(Platform::Facebook, "missing", api("/v1/missing")).auth(auth),
+        )
+        .await
+        .unwrap_err();
+    let received = server.received_requests().await.unwrap();
+    assert!(
+        received[0].url.query().unwrap().contains(SECRET),
+        "the token was sent"
+    );
+    crate::conformance::assert_no_secret(&sink, &format!("{err} {err:?}"));
+    assert_eq!(
+        sink.log[0].url, "https://api.example.test/v1/feed?fields=id",
+        "the logged URL is the platform's, without the token"
+    );
+    assert_eq!(sink.log[0].headers["set-cookie"], "[REDACTED]");
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_clear_retryable_error() {
+    // A port nothing listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let h = Harness::new(&format!("api.example.test=http://{addr}"));
+    let mut sink = MemorySink::new();
+    let r = h
+        .transport
+        .document(&mut sink, &Request::new(Platform::X, "x", api("/x?access_token=abc")))
+        .await;
+    let e = expect_error(r, "connect");
+    assert!(!e.to_string().contains("abc"), "{e}");
+    assert_eq!(sink.log.len(), 3);
+}

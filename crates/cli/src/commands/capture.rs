@@ -1,0 +1,196 @@
+//! What `archive` and `import` share: bundle flags, running one source into a bundle,
+//! verifying the result, and the one-screen summary (or `--json`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use archive::verify::{self, VerifyOptions};
+use archive::{Container, WriterOptions};
+use fetcher::Source;
+use model::{AccountId, BundleId, Platform};
+use runner::{AccountOptions, AccountOutcome};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use crate::config::Config;
+use crate::{Outcome, progress};
+
+/// Where and how the bundle is written.
+#[derive(clap::Args)]
+pub struct BundleFlags {
+    /// Output folder for the bundle.
+    #[arg(short, long, default_value = ".")]
+    output: PathBuf,
+    /// Secret key file.
+    #[arg(long, env = "TAWTHIQ_KEY")]
+    key: Option<PathBuf>,
+    /// `Source-Organization` for bag-info.txt (e.g. the school's name).
+    #[arg(long)]
+    organization: Option<String>,
+    /// Write a plain `.tar` instead of seekable `.tar.zst`.
+    #[arg(long)]
+    tar: bool,
+    /// Also write SHA-512 manifests.
+    #[arg(long)]
+    sha512: bool,
+    /// RFC 3161 timestamp authority URL.
+    #[arg(long, env = "TAWTHIQ_TSA_URL")]
+    tsa_url: Option<String>,
+    /// Fail (publish nothing) when no timestamp can be obtained.
+    #[arg(long)]
+    require_timestamp: bool,
+    /// Print the summary as JSON (for scripts).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `source` into a bundle, verifies it, prints the summary.
+/// Exit: 0 complete, 3 published but incomplete (see gaps), 1 nothing published.
+pub fn run(
+    rt: &tokio::runtime::Runtime,
+    source: &mut dyn Source,
+    flags: &BundleFlags,
+    cfg: &Config,
+    fallback_account: Option<AccountId>,
+) -> anyhow::Result<Outcome> {
+    std::fs::create_dir_all(&flags.output)
+        .with_context(|| format!("output folder {}", flags.output.display()))?;
+    let key = super::signing_key(flags.key.as_ref(), cfg)?;
+    let timestamp = super::timestamp_options(flags.tsa_url.as_ref(), flags.require_timestamp, cfg)?;
+    let platform = source.platform();
+    let start = OffsetDateTime::now_utc();
+    // The account id is a placeholder until the source names the account.
+    let placeholder = AccountId::new("pending").expect("valid id");
+    let mut writer = WriterOptions::new(BundleId::new(platform, placeholder, start), source.route());
+    writer.source_organization = flags
+        .organization
+        .clone()
+        .or_else(|| cfg.bundle.source_organization.clone())
+        .unwrap_or_else(|| "unspecified".into());
+    writer.sha512 = flags.sha512 || cfg.bundle.sha512;
+    writer.container = if flags.tar || cfg.bundle.container.as_deref() == Some("tar") {
+        Container::Tar
+    } else {
+        Container::TarZst
+    };
+    let public = key.public_key();
+    let opts = AccountOptions {
+        output_dir: flags.output.clone(),
+        writer,
+        key: Arc::new(key),
+        timestamp,
+        capture_start: start,
+        fallback_account,
+    };
+    let mut bar = None;
+    let label = format!("{platform} {}", source.route().as_str());
+    let outcome = rt
+        .block_on(runner::capture_account(source, opts, |sink| {
+            bar = Some(progress::Bytes::unbounded(&label, sink.bytes.clone()));
+        }))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    drop(bar);
+    let published = outcome
+        .published
+        .as_ref()
+        .context("no bundle was published")?;
+    let report = verify::verify_path(
+        &published.path,
+        &VerifyOptions {
+            keys: vec![public],
+            ..VerifyOptions::default()
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("verifying {}: {e}", published.path.display()))?;
+    print_summary(&outcome, platform, report.valid, flags.json)?;
+    if !report.valid {
+        anyhow::bail!(
+            "the bundle just written does not verify: {}",
+            report
+                .findings
+                .first()
+                .map_or_else(String::new, |f| format!("{} {}", f.code, f.message))
+        );
+    }
+    Ok(if outcome.is_complete() {
+        Outcome::Ok
+    } else {
+        Outcome::Incomplete
+    })
+}
+
+#[allow(clippy::print_stdout)]
+fn print_summary(o: &AccountOutcome, platform: Platform, valid: bool, as_json: bool) -> anyhow::Result<()> {
+    let published = o.published.as_ref().context("no bundle")?;
+    let c = &o.counts;
+    let statement = o
+        .completeness
+        .as_ref()
+        .map_or("", |c| c.statement.as_str());
+    if as_json {
+        let v = json!({
+            "bundle": published.path,
+            "bundle_id": published.bundle_id.to_string(),
+            "platform": platform.as_str(),
+            "account": published.bundle_id.account.as_str(),
+            "complete": o.is_complete(),
+            "stopped": o.error.as_ref().map(|e| json!({"kind": e.kind(), "message": e.to_string()})),
+            "items": c.items,
+            "media_files": c.media,
+            "media_bytes": c.media_bytes,
+            "export_files": c.export_files,
+            "api_documents": c.documents,
+            "bundle_bytes": published.file_bytes,
+            "tagmanifest_sha256": published.tagmanifest_sha256.to_string(),
+            "platform_reported": o.report.platform_reported,
+            "gaps": o.gaps,
+            "statement": statement,
+            "verified": valid,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("bundle     {}", published.path.display());
+    println!("account    {platform} {}", published.bundle_id.account);
+    let mut captured = format!(
+        "{} items, {} media files ({})",
+        c.items,
+        c.media,
+        progress::human_bytes(c.media_bytes)
+    );
+    if c.export_files > 0 {
+        captured.push_str(&format!(
+            ", {} export files ({})",
+            c.export_files,
+            progress::human_bytes(c.export_bytes)
+        ));
+    }
+    if c.documents > 0 {
+        captured.push_str(&format!(", {} API documents", c.documents));
+    }
+    println!("captured   {captured}");
+    if !o.report.platform_reported.is_empty() {
+        let reported: Vec<String> = o
+            .report
+            .platform_reported
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        println!("reported   {}", reported.join(", "));
+    }
+    println!("gaps       {}", o.gaps.len());
+    for g in o.gaps.iter().take(8) {
+        let reason = serde_json::to_value(&g.reason)?;
+        println!("  - {}: {}", reason.as_str().unwrap_or("other"), g.detail);
+    }
+    if o.gaps.len() > 8 {
+        println!("  … {} more in data/derived/completeness.json", o.gaps.len() - 8);
+    }
+    println!("status     {statement}");
+    println!(
+        "verified   {}",
+        if valid { "VALID" } else { "INVALID" }
+    );
+    Ok(())
+}
