@@ -1,0 +1,4 @@
+//! runner integration tests: sources driven into real bundles on disk, then verified with the
+//! strict verifier and read back through the random-access reader.
+
+mod account;
