@@ -5,8 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use archive::signing::SecretKey;
-use archive::{BundleWriter, Container, TimestampOptions, WriterOptions};
+use archive::{BundleWriter, Container, WriterOptions};
 use model::{AccountId, BundleId, CaptureLogEntry, Completeness, Platform, Route};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use archive::verify::{self, VerifyOptions};
-use archive::{Container, WriterOptions};
+use ::archive::verify::{self, VerifyOptions};
+use ::archive::{Container, WriterOptions};
 use fetcher::Source;
 use model::{AccountId, BundleId, Platform};
 use runner::{AccountOptions, AccountOutcome};
@@ -110,7 +110,7 @@ pub fn run(
             report
                 .findings
                 .first()
-                .map_or_else(String::new, |f| format!("{} {}", f.code, f.message))
+                .map_or_else(String::new, |f| format!("{} {}", f.code.as_str(), f.message))
         );
     }
     Ok(if outcome.is_complete() {

@@ -12,8 +12,8 @@ pub mod verify;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use archive::TimestampOptions;
-use archive::signing::{PublicKey, SecretKey};
+use ::archive::TimestampOptions;
+use ::archive::signing::{PublicKey, SecretKey};
 
 use crate::config::Config;
 
