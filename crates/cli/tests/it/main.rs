@@ -2,6 +2,7 @@
 
 mod support;
 
+mod capture;
 mod errors;
 mod independent_tools;
 mod workflow;

@@ -1,0 +1,277 @@
+//! `tawthiq archive x` and `tawthiq import x` end to end: the binary against a local replay
+//! server (real HTTP over loopback), the bundle checked by the verifier, the token searched
+//! for in every byte the run produced.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use wiremock::matchers::{header, method, path, path_regex, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{self, keygen, tawthiq};
+
+const TOKEN: &str = "TQ-CLI-SECRET-aGlkZGVuIHRva2Vu-0042";
+
+fn fixture(rel: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fetcher/tests/fixtures/x").join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn media_bytes(seed: u8, n: usize, head: &[u8]) -> Vec<u8> {
+    let mut v = head.to_vec();
+    v.extend((0..n).map(|i| (i as u8).wrapping_mul(13).wrapping_add(seed)));
+    v
+}
+
+/// A replay of the X API and CDNs: the owner, two timeline pages, photos and videos.
+async fn x_server() -> MockServer {
+    let server = MockServer::start().await;
+    let json = |body: Vec<u8>| ResponseTemplate::new(200).set_body_raw(body, "application/json");
+    Mock::given(method("GET"))
+        .and(path("/api/2/users/me"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(json(fixture("api/users_me.json")))
+        .mount(&server)
+        .await;
+    Mock::given(path_regex(r"^/api/2/users/\d+/tweets$"))
+        .and(query_param_is_missing("pagination_token"))
+        .respond_with(json(fixture("api/tweets_p1.json")))
+        .mount(&server)
+        .await;
+    Mock::given(path_regex(r"^/api/2/users/\d+/tweets$"))
+        .and(query_param("pagination_token", "7140dibdnow9c7btw3z2vwzx8yv0okvbuf5y5u0x2qsw9"))
+        .respond_with(json(fixture("api/tweets_p2.json")))
+        .mount(&server)
+        .await;
+    Mock::given(path_regex(r"^/api/2/tweets/\d+$"))
+        .respond_with(json(fixture("api/users_me.json")))
+        .mount(&server)
+        .await;
+    Mock::given(path_regex(r"^/pbs/"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(media_bytes(1, 200_000, b"\xFF\xD8\xFF\xE0"), "image/jpeg"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path_regex(r"^/video/"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            media_bytes(2, 900_000, b"\0\0\0\x18ftypmp42"),
+            "video/mp4",
+        ))
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn run_archive(server: &MockServer, out: &Path, key: &Path, extra: &[&str]) -> Output {
+    let hosts = format!(
+        "api.x.com={u}/api,pbs.twimg.com={u}/pbs,video.twimg.com={u}/video",
+        u = server.uri()
+    );
+    let mut c = tawthiq();
+    c.args(["archive", "x", "me", "-o"])
+        .arg(out)
+        .arg("--key")
+        .arg(key)
+        .args(extra)
+        .env("TAWTHIQ_X_TOKEN", TOKEN)
+        .env("TAWTHIQ_HOSTS", hosts)
+        .env("TAWTHIQ_LOG", "debug");
+    tokio::task::spawn_blocking(move || support::run(&mut c))
+        .await
+        .unwrap()
+}
+
+fn only_file(dir: &Path) -> PathBuf {
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_x_me_gives_a_verified_bundle_and_the_token_appears_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keygen(dir.path());
+    let server = x_server().await;
+    let out = dir.path().join("out");
+    // A plain tar, so every stored byte can be searched as is.
+    let o = run_archive(&server, &out, &keys.secret, &["--tar"]).await;
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("verified   VALID"), "{stdout}");
+    assert!(stdout.contains("captured   8 items"), "{stdout}");
+    let bundle = only_file(&out);
+    let name = bundle.file_name().unwrap().to_str().unwrap();
+    assert!(name.starts_with("x-1456789012345678901-") && name.ends_with(".tar"), "{name}");
+    let bytes = std::fs::read(&bundle).unwrap();
+    assert!(!contains(&bytes, TOKEN), "the token is inside the bundle");
+    assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN), "the token was printed");
+    // The server did receive it (the test would be vacuous otherwise).
+    let received = server.received_requests().await.unwrap();
+    assert!(received.iter().any(|r| r
+        .headers
+        .get("authorization")
+        .is_some_and(|v| v.to_str().unwrap().contains(TOKEN))));
+    // CDN requests never carry the token.
+    assert!(
+        received
+            .iter()
+            .filter(|r| !r.url.path().starts_with("/api/"))
+            .all(|r| !r.headers.contains_key("authorization"))
+    );
+    // An auditor's independent check.
+    support::ok(tawthiq().arg("verify").arg(&bundle).arg("--pubkey").arg(&keys.public));
+    // The Arabic text survives byte-exact from response to derived record.
+    let posts = support::ok(
+        tawthiq()
+            .arg("cat")
+            .arg(&bundle)
+            .arg("data/derived/posts.jsonl")
+            .arg("--pubkey")
+            .arg(&keys.public),
+    );
+    assert!(posts.contains("مدرسة") || posts.contains("\\u"), "{posts}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_json_summary_is_machine_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keygen(dir.path());
+    let server = x_server().await;
+    let out = dir.path().join("out");
+    let o = run_archive(&server, &out, &keys.secret, &["--json"]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["complete"], true);
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["items"], 8);
+    assert_eq!(v["account"], "1456789012345678901");
+    // The replay serves one photo and one video body for every URL: stored once each.
+    assert_eq!(v["media_files"], 2);
+    assert!(Path::new(v["bundle"].as_str().unwrap()).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_one_line_and_publishes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keygen(dir.path());
+    let server = MockServer::start().await;
+    Mock::given(path("/api/2/users/me"))
+        .respond_with(ResponseTemplate::new(401).set_body_raw(
+            r#"{"title":"Unauthorized","type":"about:blank","status":401,"detail":"Unauthorized"}"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let out = dir.path().join("out");
+    let o = run_archive(&server, &out, &keys.secret, &[]).await;
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let last = stderr.lines().last().unwrap();
+    assert!(last.starts_with("tawthiq: error: ") && last.contains("token"), "{stderr}");
+    assert!(!stderr.contains(TOKEN));
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "nothing published, no partial");
+}
+
+#[test]
+fn a_missing_token_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keygen(dir.path());
+    let o = support::run(
+        tawthiq()
+            .args(["archive", "x", "me", "--key"])
+            .arg(&keys.secret)
+            .env_remove("TAWTHIQ_X_TOKEN"),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("TAWTHIQ_X_TOKEN"), "{stderr}");
+}
+
+fn write_zip(path: &Path, files: &[(&str, &[u8])]) {
+    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, body) in files {
+        z.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut z, body).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+fn export_fixture(rel: &str) -> Vec<u8> {
+    fixture(&format!("export/happy/{rel}"))
+}
+
+#[test]
+fn import_x_archive_bundles_every_public_file_and_skips_dms() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keygen(dir.path());
+    let zip = dir.path().join("twitter-2025-05-04-abc.zip");
+    let dm = export_fixture("data/direct-messages.js");
+    write_zip(
+        &zip,
+        &[
+            ("data/account.js", &export_fixture("data/account.js")),
+            ("data/tweets.js", &export_fixture("data/tweets.js")),
+            ("data/direct-messages.js", &dm),
+        ],
+    );
+    let out = dir.path().join("out");
+    let o = support::run(
+        tawthiq()
+            .args(["import", "x"])
+            .arg(&zip)
+            .arg("-o")
+            .arg(&out)
+            .arg("--key")
+            .arg(&keys.secret)
+            .arg("--tar"),
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("verified   VALID"), "{stdout}");
+    let bundle = only_file(&out);
+    let bytes = std::fs::read(&bundle).unwrap();
+    assert!(!bytes.windows(dm.len()).any(|w| w == dm.as_slice()), "DMs were imported");
+    let ls = support::ok(tawthiq().arg("ls").arg(&bundle).arg("--pubkey").arg(&keys.public));
+    assert!(ls.contains("data/original/export/data/tweets.js"), "{ls}");
+}
+
+#[test]
+fn a_hostile_zip_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keygen(dir.path());
+    let zip = dir.path().join("evil.zip");
+    write_zip(
+        &zip,
+        &[
+            ("data/account.js", &export_fixture("data/account.js")),
+            ("../../evil.txt", b"owned"),
+        ],
+    );
+    let out = dir.path().join("out");
+    let o = support::run(
+        tawthiq()
+            .args(["import", "x"])
+            .arg(&zip)
+            .arg("-o")
+            .arg(&out)
+            .arg("--key")
+            .arg(&keys.secret),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("evil.txt"), "{stderr}");
+    assert!(!out.exists() || std::fs::read_dir(&out).unwrap().count() == 0);
+    assert!(!dir.path().parent().unwrap().join("evil.txt").exists());
+}
