@@ -36,7 +36,7 @@ impl fmt::Display for Secret {
 /// How a platform wants its token.
 #[derive(Debug, Clone, Copy)]
 pub enum Auth<'a> {
-    /// `Authorization: Bearer <token>` (X, YouTube).
+    /// `Authorization: Bearer <token>` (X, `YouTube`).
     Bearer(&'a Secret),
     /// `?<param>=<token>` added by the transport (Meta's `access_token`); the URL that is
     /// logged and stored is the one without it.

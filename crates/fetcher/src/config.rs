@@ -36,8 +36,8 @@ impl Default for FetchConfig {
         FetchConfig {
             user_agent: concat!("tawthiq/", env!("CARGO_PKG_VERSION")).into(),
             connect_timeout: Duration::from_secs(15),
-            request_timeout: Duration::from_secs(60),
-            read_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_mins(1),
+            read_timeout: Duration::from_mins(1),
             max_document_bytes: 64 << 20,
             max_media_bytes: 8 << 30,
             retry: RetryPolicy::default(),
@@ -66,8 +66,8 @@ impl Default for RetryPolicy {
         RetryPolicy {
             max_attempts: 5,
             base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(60),
-            max_wait: Duration::from_secs(20 * 60),
+            max_delay: Duration::from_mins(1),
+            max_wait: Duration::from_mins(20),
         }
     }
 }

@@ -24,7 +24,7 @@ pub enum FetchError {
     /// The token is expired, revoked or lacks a scope. Terminal until a new token is given.
     #[error("{platform} rejected the access token ({detail}); get a new token and run again")]
     AuthExpired { platform: Platform, detail: String },
-    /// A billing or usage cap (X usage-capped, YouTube daily quota): retrying cannot help before
+    /// A billing or usage cap (X usage-capped, `YouTube` daily quota): retrying cannot help before
     /// `until`, if known. Terminal for this run.
     #[error("{platform} usage quota exhausted: {detail}{}", until_text(*until))]
     QuotaExhausted {

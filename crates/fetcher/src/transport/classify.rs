@@ -1,7 +1,7 @@
 //! What a response means: accept it, wait and retry, or fail with a semantic error.
 //!
 //! Generic HTTP rules live here; each platform's own signals (X's `x-rate-limit-reset` and
-//! `usage-capped` problems, Meta's `X-Business-Use-Case-Usage`, YouTube's `quotaExceeded`) live
+//! `usage-capped` problems, Meta's `X-Business-Use-Case-Usage`, `YouTube`'s `quotaExceeded`) live
 //! in its module as a [`Signals`] implementation, consulted first.
 
 use model::Platform;

@@ -27,7 +27,7 @@ mod tests {
             max_attempts: 10,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(1),
-            max_wait: Duration::from_secs(60),
+            max_wait: Duration::from_mins(1),
         };
         for attempt in 1..12 {
             for _ in 0..50 {

@@ -49,7 +49,7 @@ impl Harness {
                 max_attempts: 3,
                 base_delay: Duration::from_millis(1),
                 max_delay: Duration::from_millis(5),
-                max_wait: Duration::from_secs(20 * 60),
+                max_wait: Duration::from_mins(20),
             },
             ..FetchConfig::default()
         };

@@ -654,11 +654,10 @@ pub fn match_media(
         if m.kind == MediaType::Photo {
             let base = m.media_url.rsplit('/').next().unwrap_or_default();
             let base = base.split(['?', ':']).next().unwrap_or_default();
-            if let Some((k, full)) = files.get_key_value(&format!("{prefix}{base}")) {
-                if taken.insert(k.as_str()) {
+            if let Some((k, full)) = files.get_key_value(&format!("{prefix}{base}"))
+                && taken.insert(k.as_str()) {
                     out[i] = Some(full.clone());
                 }
-            }
         }
     }
     for (i, m) in specs.iter().enumerate() {
@@ -787,11 +786,10 @@ impl Source for XExport {
                         .map(str::to_owned)
                 });
             }
-            if *r == Role::Public && rel == "data/manifest.js" {
-                if let Some(n) = manifest_posts(&self.zip.read(&e.name, MAX_JS_BYTES).await?) {
+            if *r == Role::Public && rel == "data/manifest.js"
+                && let Some(n) = manifest_posts(&self.zip.read(&e.name, MAX_JS_BYTES).await?) {
                     reported.insert("posts".to_owned(), n);
                 }
-            }
         }
 
         // 3. Emit: begin, account.js, profile, the other data files, then posts with their media.
@@ -842,41 +840,38 @@ impl Source for XExport {
                 if m.kind == MediaType::Photo {
                     photos += 1;
                 }
-                let sha = match file {
-                    Some(name) => {
-                        if let Some(s) = stored.get(&name) {
-                            Some(s.sha256)
-                        } else {
-                            let entry =
-                                self.zip.entry(&name).cloned().ok_or_else(|| {
-                                    self.refuse(format!("entry {name:?} vanished"))
-                                })?;
-                            let s = self.store(sink, &entry).await?;
-                            stored_files += 1;
-                            media_count += 1;
-                            let sha = s.sha256;
-                            stored.insert(name, s);
-                            Some(sha)
-                        }
+                let sha = if let Some(name) = file {
+                    if let Some(s) = stored.get(&name) {
+                        Some(s.sha256)
+                    } else {
+                        let entry =
+                            self.zip.entry(&name).cloned().ok_or_else(|| {
+                                self.refuse(format!("entry {name:?} vanished"))
+                            })?;
+                        let s = self.store(sink, &entry).await?;
+                        stored_files += 1;
+                        media_count += 1;
+                        let sha = s.sha256;
+                        stored.insert(name, s);
+                        Some(sha)
                     }
-                    None => {
-                        let why = if t.kind == ItemKind::Repost {
-                            "the archive does not include media of reposted posts"
-                        } else {
-                            "the media file is not in the archive's tweets_media/ folder"
-                        };
-                        gaps.push(Gap {
-                            reason: GapReason::MissingFromExport,
-                            detail: format!(
-                                "post {}: {why}; the API route can fetch {}",
-                                t.id,
-                                m.url()
-                            ),
-                            item_id: Some(t.id.clone()),
-                            url: Some(m.url().to_owned()),
-                        });
-                        None
-                    }
+                } else {
+                    let why = if t.kind == ItemKind::Repost {
+                        "the archive does not include media of reposted posts"
+                    } else {
+                        "the media file is not in the archive's tweets_media/ folder"
+                    };
+                    gaps.push(Gap {
+                        reason: GapReason::MissingFromExport,
+                        detail: format!(
+                            "post {}: {why}; the API route can fetch {}",
+                            t.id,
+                            m.url()
+                        ),
+                        item_id: Some(t.id.clone()),
+                        url: Some(m.url().to_owned()),
+                    });
+                    None
                 };
                 refs.push(MediaRef {
                     sha256: sha,
@@ -885,22 +880,19 @@ impl Source for XExport {
                     offered: m.offered.clone(),
                 });
             }
-            let text = match join_note(t, &notes, &mut used) {
-                Some(i) => notes[i].text.clone(),
-                None => {
-                    if truncated_prefix(&t.text).is_some() && !notes.is_empty() {
-                        gaps.push(Gap {
-                            reason: GapReason::Other,
-                            detail: format!(
-                                "post {}: text truncated with … in the archive and no matching note-tweet.js entry; the API route returns the full text",
-                                t.id
-                            ),
-                            item_id: Some(t.id.clone()),
-                            url: None,
-                        });
-                    }
-                    t.text.clone()
+            let text = if let Some(i) = join_note(t, &notes, &mut used) { notes[i].text.clone() } else {
+                if truncated_prefix(&t.text).is_some() && !notes.is_empty() {
+                    gaps.push(Gap {
+                        reason: GapReason::Other,
+                        detail: format!(
+                            "post {}: text truncated with … in the archive and no matching note-tweet.js entry; the API route returns the full text",
+                            t.id
+                        ),
+                        item_id: Some(t.id.clone()),
+                        url: None,
+                    });
                 }
+                t.text.clone()
             };
             sink.item(Item {
                 id: t.id.clone(),
@@ -980,14 +972,13 @@ impl Source for XExport {
                 " {duplicates} posts listed twice across the posts files were imported once."
             );
         }
-        if let Some(n) = reported.get("posts") {
-            if *n != posts {
+        if let Some(n) = reported.get("posts")
+            && *n != posts {
                 let _ = write!(
                     statement,
                     " The archive's manifest lists {n} posts, {posts} were found."
                 );
             }
-        }
         if photos > 0 {
             statement.push_str(
                 " Archive images are smaller than the originals: use the API route for full-size images.",
