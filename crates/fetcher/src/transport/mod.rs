@@ -217,19 +217,17 @@ impl Transport {
             };
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            let failure = self.media_refusal(req, &shown, response, attempt).await;
+            let failure = self.media_refusal(req, &shown, response).await;
             let response = match failure {
                 Ok(r) => r,
                 Err(MediaRefusal::Retry { at, reason, error }) => {
-                    let e = FetchError::Server {
+                    let e = error.unwrap_or(FetchError::Server {
                         status,
                         url: shown.clone(),
-                    };
-                    let e = error.unwrap_or(e);
+                    });
                     self.log_failure(sink, req, &shown, started, Some(status), &headers, &e)
                         .await?;
-                    let _ = reason;
-                    self.before_retry(attempt, at, &shown, e).await?;
+                    self.before_retry(attempt, at, &reason, e).await?;
                     continue;
                 }
                 Err(MediaRefusal::Fail(e)) => {
@@ -325,7 +323,6 @@ impl Transport {
         req: &Request<'_>,
         shown: &str,
         response: reqwest::Response,
-        attempt: u32,
     ) -> Result<reqwest::Response, MediaRefusal> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -363,7 +360,6 @@ impl Transport {
             .signals
             .and_then(|s| s.classify(&ex))
             .unwrap_or_else(|| classify::generic(&ex));
-        let _ = attempt;
         match verdict {
             Verdict::Accept => Err(MediaRefusal::Fail(FetchError::UnexpectedHtml {
                 url: shown.to_owned(),
