@@ -142,7 +142,9 @@ impl Config {
         if let Some(m) = f.max_media_mib {
             c.max_media_bytes = m << 20;
         }
-        c.proxy = std::env::var("TAWTHIQ_PROXY").ok().or_else(|| f.proxy.clone());
+        c.proxy = std::env::var("TAWTHIQ_PROXY")
+            .ok()
+            .or_else(|| f.proxy.clone());
         for (pattern, target) in &f.hosts {
             c.hosts.insert(pattern, target)?;
         }
@@ -179,11 +181,12 @@ impl Config {
         check_private(path)?;
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading secrets file {}", path.display()))?;
-        let table: toml::Table = toml::from_str(&text).map_err(|e| {
-            anyhow::anyhow!("secrets file {}: {}", path.display(), e.message())
-        })?;
+        let table: toml::Table = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("secrets file {}: {}", path.display(), e.message()))?;
         match table.get(&key) {
-            Some(toml::Value::String(t)) if !t.trim().is_empty() => Ok(fetcher::Secret::new(t.clone())),
+            Some(toml::Value::String(t)) if !t.trim().is_empty() => {
+                Ok(fetcher::Secret::new(t.clone()))
+            }
             _ => anyhow::bail!("no {key} in secrets file {}", path.display()),
         }
     }
@@ -192,8 +195,8 @@ impl Config {
 #[cfg(unix)]
 fn check_private(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("secrets file {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("secrets file {}", path.display()))?;
     anyhow::ensure!(
         meta.permissions().mode() & 0o077 == 0,
         "secrets file {} is readable by others; chmod 600 it",

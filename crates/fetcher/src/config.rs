@@ -123,7 +123,9 @@ impl HostMap {
     /// Adds a rule; `target` must be an absolute http(s) URL (its path becomes a prefix).
     pub fn insert(&mut self, pattern: &str, target: &str) -> Result<(), FetchError> {
         let url = Url::parse(target).map_err(|e| {
-            FetchError::Config(format!("host rewrite for {pattern}: {target:?} is not a URL: {e}"))
+            FetchError::Config(format!(
+                "host rewrite for {pattern}: {target:?} is not a URL: {e}"
+            ))
         })?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(FetchError::Config(format!(

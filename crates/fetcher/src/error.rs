@@ -40,7 +40,9 @@ pub enum FetchError {
     },
     /// The platform asks for a wait longer than the configured maximum: the account is
     /// deferred rather than left hanging. Retryable at `until`.
-    #[error("deferred: {reason}; asked to wait until {until}, more than the maximum wait of {max_wait:?}")]
+    #[error(
+        "deferred: {reason}; asked to wait until {until}, more than the maximum wait of {max_wait:?}"
+    )]
     Deferred {
         reason: String,
         until: OffsetDateTime,
@@ -61,7 +63,11 @@ pub enum FetchError {
     TooLarge { url: String, limit: u64 },
     /// The transfer ended before the announced length. Retryable.
     #[error("response from {url} cut short: got {got} of {expected} bytes")]
-    Truncated { url: String, got: u64, expected: u64 },
+    Truncated {
+        url: String,
+        got: u64,
+        expected: u64,
+    },
     /// No answer in time. Retryable.
     #[error("{url} did not answer within {after:?}")]
     Timeout { url: String, after: Duration },
@@ -116,7 +122,9 @@ impl FetchError {
     pub fn is_account_state(&self) -> bool {
         matches!(
             self,
-            FetchError::NotFound { .. } | FetchError::Suspended { .. } | FetchError::Protected { .. }
+            FetchError::NotFound { .. }
+                | FetchError::Suspended { .. }
+                | FetchError::Protected { .. }
         )
     }
 

@@ -88,7 +88,11 @@ pub async fn capture_account(
     }
     let completeness = completeness(&report, &sink, error.as_ref());
     let published = sink
-        .finish(completeness.clone(), opts.key.clone(), opts.timestamp.clone())
+        .finish(
+            completeness.clone(),
+            opts.key.clone(),
+            opts.timestamp.clone(),
+        )
         .await?;
     Ok(AccountOutcome {
         bundle_id: Some(published.bundle_id.clone()),
@@ -107,9 +111,9 @@ fn stop_gap(e: &FetchError) -> Gap {
         FetchError::QuotaExhausted { .. }
         | FetchError::RateLimited { .. }
         | FetchError::Deferred { .. } => GapReason::RateLimited,
-        FetchError::NotFound { .. } | FetchError::Suspended { .. } | FetchError::Protected { .. } => {
-            GapReason::Unavailable
-        }
+        FetchError::NotFound { .. }
+        | FetchError::Suspended { .. }
+        | FetchError::Protected { .. } => GapReason::Unavailable,
         _ => GapReason::Other,
     };
     Gap {

@@ -10,8 +10,8 @@ use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use archive::{BundleWriter, Published, StoredFile, TimestampOptions, WriterOptions, layout};
 use archive::signing::SecretKey;
+use archive::{BundleWriter, Published, StoredFile, TimestampOptions, WriterOptions, layout};
 use async_trait::async_trait;
 use bytes::Bytes;
 use fetcher::source::sink_error;
@@ -94,7 +94,11 @@ pub struct BundleSink {
 
 impl BundleSink {
     /// `options.id` is replaced at [`Sink::begin`] by the id of the account being captured.
-    pub fn new(dir: &std::path::Path, options: WriterOptions, capture_start: time::OffsetDateTime) -> Self {
+    pub fn new(
+        dir: &std::path::Path,
+        options: WriterOptions,
+        capture_start: time::OffsetDateTime,
+    ) -> Self {
         BundleSink {
             options,
             dir: dir.to_path_buf(),
@@ -120,10 +124,9 @@ impl BundleSink {
     }
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Cmd) -> Result<T, FetchError> {
-        let tx = self
-            .tx
-            .as_ref()
-            .ok_or_else(|| sink_error("the bundle was not started (the source never called begin)"))?;
+        let tx = self.tx.as_ref().ok_or_else(|| {
+            sink_error("the bundle was not started (the source never called begin)")
+        })?;
         let (reply, answer) = oneshot::channel();
         tx.send(make(reply))
             .await
@@ -140,10 +143,9 @@ impl BundleSink {
         make: impl FnOnce(mpsc::Receiver<Chunk>, Reply<StoredFile>) -> Cmd,
     ) -> Result<StoredFile, FetchError> {
         let (chunk_tx, chunk_rx) = mpsc::channel(16);
-        let tx = self
-            .tx
-            .clone()
-            .ok_or_else(|| sink_error("the bundle was not started (the source never called begin)"))?;
+        let tx = self.tx.clone().ok_or_else(|| {
+            sink_error("the bundle was not started (the source never called begin)")
+        })?;
         let (reply, answer) = oneshot::channel();
         tx.send(make(chunk_rx, reply))
             .await
@@ -260,7 +262,12 @@ impl Sink for BundleSink {
         Ok(())
     }
 
-    async fn document(&mut self, endpoint: &str, ext: &str, body: Bytes) -> Result<Stored, FetchError> {
+    async fn document(
+        &mut self,
+        endpoint: &str,
+        ext: &str,
+        body: Bytes,
+    ) -> Result<Stored, FetchError> {
         self.counts.documents += 1;
         self.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
         if !self.has_begun() {

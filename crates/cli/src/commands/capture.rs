@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
 use ::archive::verify::{self, VerifyOptions};
 use ::archive::{Container, WriterOptions};
+use anyhow::Context;
 use fetcher::Source;
 use model::{AccountId, BundleId, Platform};
 use runner::{AccountOptions, AccountOutcome};
@@ -62,7 +62,8 @@ pub fn run(
     let start = OffsetDateTime::now_utc();
     // The account id is a placeholder until the source names the account.
     let placeholder = AccountId::new("pending").expect("valid id");
-    let mut writer = WriterOptions::new(BundleId::new(platform, placeholder, start), source.route());
+    let mut writer =
+        WriterOptions::new(BundleId::new(platform, placeholder, start), source.route());
     writer.source_organization = flags
         .organization
         .clone()
@@ -110,7 +111,11 @@ pub fn run(
             report
                 .findings
                 .first()
-                .map_or_else(String::new, |f| format!("{} {}", f.code.as_str(), f.message))
+                .map_or_else(String::new, |f| format!(
+                    "{} {}",
+                    f.code.as_str(),
+                    f.message
+                ))
         );
     }
     Ok(if outcome.is_complete() {
@@ -121,13 +126,15 @@ pub fn run(
 }
 
 #[allow(clippy::print_stdout)]
-fn print_summary(o: &AccountOutcome, platform: Platform, valid: bool, as_json: bool) -> anyhow::Result<()> {
+fn print_summary(
+    o: &AccountOutcome,
+    platform: Platform,
+    valid: bool,
+    as_json: bool,
+) -> anyhow::Result<()> {
     let published = o.published.as_ref().context("no bundle")?;
     let c = &o.counts;
-    let statement = o
-        .completeness
-        .as_ref()
-        .map_or("", |c| c.statement.as_str());
+    let statement = o.completeness.as_ref().map_or("", |c| c.statement.as_str());
     if as_json {
         let v = json!({
             "bundle": published.path,
@@ -185,12 +192,12 @@ fn print_summary(o: &AccountOutcome, platform: Platform, valid: bool, as_json: b
         println!("  - {}: {}", reason.as_str().unwrap_or("other"), g.detail);
     }
     if o.gaps.len() > 8 {
-        println!("  … {} more in data/derived/completeness.json", o.gaps.len() - 8);
+        println!(
+            "  … {} more in data/derived/completeness.json",
+            o.gaps.len() - 8
+        );
     }
     println!("status     {statement}");
-    println!(
-        "verified   {}",
-        if valid { "VALID" } else { "INVALID" }
-    );
+    println!("verified   {}", if valid { "VALID" } else { "INVALID" });
     Ok(())
 }

@@ -11,9 +11,9 @@ pub mod verify;
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
 use ::archive::TimestampOptions;
 use ::archive::signing::{PublicKey, SecretKey};
+use anyhow::{Context, bail};
 
 use crate::config::Config;
 

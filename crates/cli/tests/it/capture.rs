@@ -13,7 +13,9 @@ use crate::support::{self, keygen, tawthiq};
 const TOKEN: &str = "TQ-CLI-SECRET-aGlkZGVuIHRva2Vu-0042";
 
 fn fixture(rel: &str) -> Vec<u8> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fetcher/tests/fixtures/x").join(rel);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fetcher/tests/fixtures/x")
+        .join(rel);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -39,7 +41,10 @@ async fn x_server() -> MockServer {
         .mount(&server)
         .await;
     Mock::given(path_regex(r"^/api/2/users/\d+/tweets$"))
-        .and(query_param("pagination_token", "7140dibdnow9c7btw3z2vwzx8yv0okvbuf5y5u0x2qsw9"))
+        .and(query_param(
+            "pagination_token",
+            "7140dibdnow9c7btw3z2vwzx8yv0okvbuf5y5u0x2qsw9",
+        ))
         .respond_with(json(fixture("api/tweets_p2.json")))
         .mount(&server)
         .await;
@@ -55,10 +60,10 @@ async fn x_server() -> MockServer {
         .mount(&server)
         .await;
     Mock::given(path_regex(r"^/video/"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(
-            media_bytes(2, 900_000, b"\0\0\0\x18ftypmp42"),
-            "video/mp4",
-        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(media_bytes(2, 900_000, b"\0\0\0\x18ftypmp42"), "video/mp4"),
+        )
         .mount(&server)
         .await;
     server
@@ -111,16 +116,23 @@ async fn archive_x_me_gives_a_verified_bundle_and_the_token_appears_nowhere() {
     assert!(stdout.contains("captured   8 items"), "{stdout}");
     let bundle = only_file(&out);
     let name = bundle.file_name().unwrap().to_str().unwrap();
-    assert!(name.starts_with("x-1456789012345678901-") && name.ends_with(".tar"), "{name}");
+    assert!(
+        name.starts_with("x-1456789012345678901-") && name.ends_with(".tar"),
+        "{name}"
+    );
     let bytes = std::fs::read(&bundle).unwrap();
     assert!(!contains(&bytes, TOKEN), "the token is inside the bundle");
-    assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN), "the token was printed");
+    assert!(
+        !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
+        "the token was printed"
+    );
     // The server did receive it (the test would be vacuous otherwise).
     let received = server.received_requests().await.unwrap();
-    assert!(received.iter().any(|r| r
-        .headers
-        .get("authorization")
-        .is_some_and(|v| v.to_str().unwrap().contains(TOKEN))));
+    assert!(received.iter().any(|r| {
+        r.headers
+            .get("authorization")
+            .is_some_and(|v| v.to_str().unwrap().contains(TOKEN))
+    }));
     // CDN requests never carry the token.
     assert!(
         received
@@ -129,7 +141,13 @@ async fn archive_x_me_gives_a_verified_bundle_and_the_token_appears_nowhere() {
             .all(|r| !r.headers.contains_key("authorization"))
     );
     // An auditor's independent check.
-    support::ok(tawthiq().arg("verify").arg(&bundle).arg("--pubkey").arg(&keys.public));
+    support::ok(
+        tawthiq()
+            .arg("verify")
+            .arg(&bundle)
+            .arg("--pubkey")
+            .arg(&keys.public),
+    );
     // The Arabic text survives byte-exact from response to derived record.
     let posts = support::ok(
         tawthiq()
@@ -149,7 +167,12 @@ async fn archive_json_summary_is_machine_readable() {
     let server = x_server().await;
     let out = dir.path().join("out");
     let o = run_archive(&server, &out, &keys.secret, &["--json"]).await;
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["complete"], true);
     assert_eq!(v["verified"], true);
@@ -177,9 +200,16 @@ async fn an_expired_token_is_one_line_and_publishes_nothing() {
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     let last = stderr.lines().last().unwrap();
-    assert!(last.starts_with("tawthiq: error: ") && last.contains("token"), "{stderr}");
+    assert!(
+        last.starts_with("tawthiq: error: ") && last.contains("token"),
+        "{stderr}"
+    );
     assert!(!stderr.contains(TOKEN));
-    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0, "nothing published, no partial");
+    assert_eq!(
+        std::fs::read_dir(&out).unwrap().count(),
+        0,
+        "nothing published, no partial"
+    );
 }
 
 #[test]
@@ -237,12 +267,25 @@ fn import_x_archive_bundles_every_public_file_and_skips_dms() {
             .arg("--tar"),
     );
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(stdout.contains("verified   VALID"), "{stdout}");
     let bundle = only_file(&out);
     let bytes = std::fs::read(&bundle).unwrap();
-    assert!(!bytes.windows(dm.len()).any(|w| w == dm.as_slice()), "DMs were imported");
-    let ls = support::ok(tawthiq().arg("ls").arg(&bundle).arg("--pubkey").arg(&keys.public));
+    assert!(
+        !bytes.windows(dm.len()).any(|w| w == dm.as_slice()),
+        "DMs were imported"
+    );
+    let ls = support::ok(
+        tawthiq()
+            .arg("ls")
+            .arg(&bundle)
+            .arg("--pubkey")
+            .arg(&keys.public),
+    );
     assert!(ls.contains("data/original/export/data/tweets.js"), "{ls}");
 }
 

@@ -133,8 +133,15 @@ mod tests {
     #[test]
     fn html_where_json_was_expected_is_a_login_wall() {
         let h = HeaderMap::new();
-        let v = generic(&ex(200, &h, b"\n  <!DOCTYPE html><html><body>Log in</body></html>"));
-        assert!(matches!(v, Verdict::Fail(FetchError::UnexpectedHtml { .. })));
+        let v = generic(&ex(
+            200,
+            &h,
+            b"\n  <!DOCTYPE html><html><body>Log in</body></html>",
+        ));
+        assert!(matches!(
+            v,
+            Verdict::Fail(FetchError::UnexpectedHtml { .. })
+        ));
         assert!(matches!(generic(&ex(200, &h, b"{}")), Verdict::Accept));
     }
 

@@ -284,9 +284,10 @@ impl Transport {
         if let Some(t) = timeout {
             builder = builder.timeout(t);
         }
-        builder.send().await.map_err(|e| {
-            request_error(&e, shown, timeout.unwrap_or(self.cfg.connect_timeout))
-        })
+        builder
+            .send()
+            .await
+            .map_err(|e| request_error(&e, shown, timeout.unwrap_or(self.cfg.connect_timeout)))
     }
 
     async fn fetch_document(&self, req: &Request<'_>, shown: &str) -> Result<Answer> {
@@ -342,7 +343,8 @@ impl Transport {
             return Ok(response);
         }
         // An error page: read a little of it to classify, never all of it.
-        let mut small = CappedBody::new(response, shown.to_owned(), 64 << 10, self.cfg.read_timeout);
+        let mut small =
+            CappedBody::new(response, shown.to_owned(), 64 << 10, self.cfg.read_timeout);
         let mut body = Vec::new();
         while let Ok(Some(chunk)) = crate::source::ByteStream::next_chunk(&mut small).await {
             body.extend_from_slice(&chunk);
@@ -433,11 +435,7 @@ impl Transport {
             method: "GET".into(),
             url: shown.to_owned(),
             status,
-            headers: redact_headers(
-                headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_bytes())),
-            ),
+            headers: redact_headers(headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes()))),
             body_sha256: None,
             body_bytes: None,
             payload_path: None,
@@ -480,9 +478,15 @@ enum MediaRefusal {
     Fail(FetchError),
 }
 
-/// The error to report when a retryable response keeps coming back.
-fn exhausted(req: &Request<'_>, shown: &str, status: u16, at: Option<OffsetDateTime>) -> FetchError {
-    if status == 429 {
+/// The error to report when a retryable response keeps coming back: a server failure (5xx,
+/// 408), else a rate limit (429, or a platform's throttling signal on another status).
+fn exhausted(
+    req: &Request<'_>,
+    shown: &str,
+    status: u16,
+    at: Option<OffsetDateTime>,
+) -> FetchError {
+    if !(status == 408 || (500..600).contains(&status)) {
         FetchError::RateLimited {
             host: req.url.host_str().unwrap_or_default().to_owned(),
             until: at,
@@ -544,7 +548,9 @@ fn scrub_secret(body: Bytes, auth: Option<&Auth<'_>>) -> Bytes {
             i += 1;
         }
     }
-    tracing::warn!("the platform echoed the access token in a response; it was redacted before storing");
+    tracing::warn!(
+        "the platform echoed the access token in a response; it was redacted before storing"
+    );
     Bytes::from(out)
 }
 
@@ -594,10 +600,12 @@ fn media_ext(headers: &HeaderMap, url: &Url) -> Option<&'static str> {
     }
     let path = url.path().to_ascii_lowercase();
     let ext = path.rsplit_once('.')?.1;
-    ["jpg", "jpeg", "png", "gif", "webp", "mp4", "mov", "webm", "m4a", "mp3"]
-        .into_iter()
-        .find(|e| *e == ext)
-        .map(|e| if e == "jpeg" { "jpg" } else { e })
+    [
+        "jpg", "jpeg", "png", "gif", "webp", "mp4", "mov", "webm", "m4a", "mp3",
+    ]
+    .into_iter()
+    .find(|e| *e == ext)
+    .map(|e| if e == "jpeg" { "jpg" } else { e })
 }
 
 #[cfg(test)]

@@ -61,7 +61,10 @@ impl Harness {
         Harness { transport, clock }
     }
 
-    pub async fn capture(&self, source: &mut dyn Source) -> (Result<Report, FetchError>, MemorySink) {
+    pub async fn capture(
+        &self,
+        source: &mut dyn Source,
+    ) -> (Result<Report, FetchError>, MemorySink) {
         let mut sink = MemorySink::new();
         let result = source.capture(&mut sink).await;
         (result, sink)
@@ -87,10 +90,17 @@ pub async fn conformance<'t>(
 /// What every capture must satisfy, whatever the platform.
 pub fn assert_well_formed(report: &Report, sink: &MemorySink) {
     assert!(sink.account.is_some(), "the source called begin()");
-    assert!(!report.statement.trim().is_empty(), "the report has a statement");
+    assert!(
+        !report.statement.trim().is_empty(),
+        "the report has a statement"
+    );
     let mut ids = std::collections::HashSet::new();
     for item in &sink.items {
-        assert!(ids.insert(item.id.clone()), "item id {} appears twice", item.id);
+        assert!(
+            ids.insert(item.id.clone()),
+            "item id {} appears twice",
+            item.id
+        );
         for m in &item.media {
             assert!(
                 m.original_url.starts_with("https://") || m.original_url.starts_with("http://"),
@@ -99,12 +109,20 @@ pub fn assert_well_formed(report: &Report, sink: &MemorySink) {
                 m.original_url
             );
             for r in m.chosen.iter().chain(&m.offered) {
-                assert!(r.url.starts_with("http"), "rendition URL not absolute: {}", r.url);
+                assert!(
+                    r.url.starts_with("http"),
+                    "rendition URL not absolute: {}",
+                    r.url
+                );
             }
             if let Some(sha) = &m.sha256 {
                 let stored = sink.media.contains_key(sha)
                     || sink.export_files.values().any(|(_, s)| s.sha256 == *sha);
-                assert!(stored, "item {} references media {sha} that was not stored", item.id);
+                assert!(
+                    stored,
+                    "item {} references media {sha} that was not stored",
+                    item.id
+                );
             } else {
                 let explained = sink.gaps.iter().any(|g| {
                     g.item_id.as_deref() == Some(item.id.as_str())
@@ -116,7 +134,9 @@ pub fn assert_well_formed(report: &Report, sink: &MemorySink) {
     }
     for (_, _, _, stored) in &sink.documents {
         assert!(
-            sink.log.iter().any(|e| e.payload_path.as_deref() == Some(stored.path.as_str())),
+            sink.log
+                .iter()
+                .any(|e| e.payload_path.as_deref() == Some(stored.path.as_str())),
             "stored document {} has no capture-log entry",
             stored.path
         );
@@ -143,7 +163,10 @@ pub fn assert_no_secret(sink: &MemorySink, extra: &str) {
         !all.windows(needle.len()).any(|w| w == needle),
         "the token leaked into captured bytes"
     );
-    assert!(!extra.contains(SECRET), "the token leaked into output: {extra}");
+    assert!(
+        !extra.contains(SECRET),
+        "the token leaked into output: {extra}"
+    );
 }
 
 /// Two replays of the same responses give the same output (times and server dates aside).
@@ -173,7 +196,10 @@ pub fn expect_error<T: std::fmt::Debug>(result: Result<T, FetchError>, kind: &st
         Ok(v) => panic!("expected a {kind} error, got success: {v:?}"),
         Err(e) => {
             assert_eq!(e.kind(), kind, "wrong error: {e}");
-            assert!(!e.to_string().contains(SECRET), "the token leaked into an error");
+            assert!(
+                !e.to_string().contains(SECRET),
+                "the token leaked into an error"
+            );
             e
         }
     }

@@ -13,7 +13,11 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::conformance::{Harness, SECRET, expect_error};
 
 fn hosts(server: &MockServer) -> String {
-    format!("api.example.test={},cdn.example.test={}/cdn", server.uri(), server.uri())
+    format!(
+        "api.example.test={},cdn.example.test={}/cdn",
+        server.uri(),
+        server.uri()
+    )
 }
 
 fn api(path: &str) -> Url {
@@ -40,15 +44,29 @@ async fn server_errors_are_retried_then_succeed_and_every_attempt_is_logged() {
     let mut sink = MemorySink::new();
     let doc = h
         .transport
-        .document(&mut sink, &Request::new(Platform::X, "page", api("/v1/page")))
+        .document(
+            &mut sink,
+            &Request::new(Platform::X, "page", api("/v1/page")),
+        )
         .await
         .unwrap();
     assert_eq!(&doc.body[..], b"{\"ok\":true}");
-    assert_eq!(sink.log.len(), 3, "two failed attempts and the success are logged");
+    assert_eq!(
+        sink.log.len(),
+        3,
+        "two failed attempts and the success are logged"
+    );
     assert_eq!(sink.log[0].status, Some(503));
     assert!(sink.log[0].note.as_deref().unwrap().contains("will retry"));
-    assert_eq!(sink.log[2].payload_path.as_deref(), Some(doc.stored.path.as_str()));
-    assert_eq!(h.clock.sleeps().len(), 2, "two backoffs, on the paused clock");
+    assert_eq!(
+        sink.log[2].payload_path.as_deref(),
+        Some(doc.stored.path.as_str())
+    );
+    assert_eq!(
+        h.clock.sleeps().len(),
+        2,
+        "two backoffs, on the paused clock"
+    );
 }
 
 #[tokio::test]
@@ -62,7 +80,10 @@ async fn persistent_server_errors_give_up_after_the_last_attempt() {
     let h = Harness::new(&hosts(&server));
     let r = h
         .transport
-        .document(&mut MemorySink::new(), &Request::new(Platform::X, "page", api("/v1/page")))
+        .document(
+            &mut MemorySink::new(),
+            &Request::new(Platform::X, "page", api("/v1/page")),
+        )
         .await;
     expect_error(r, "server_error");
 }
@@ -82,7 +103,10 @@ async fn a_server_that_never_answers_times_out() {
     let started = std::time::Instant::now();
     let r = h
         .transport
-        .document(&mut sink, &Request::new(Platform::X, "slow", api("/v1/slow")))
+        .document(
+            &mut sink,
+            &Request::new(Platform::X, "slow", api("/v1/slow")),
+        )
         .await;
     expect_error(r, "timeout");
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -94,20 +118,27 @@ async fn a_server_that_never_answers_times_out() {
 async fn html_where_json_was_expected_is_refused() {
     let server = MockServer::start().await;
     Mock::given(path("/v1/me"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw("<!DOCTYPE html><html><body>Log in</body></html>", "text/html"),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            "<!DOCTYPE html><html><body>Log in</body></html>",
+            "text/html",
+        ))
         .mount(&server)
         .await;
     let h = Harness::new(&hosts(&server));
     let mut sink = MemorySink::new();
     let r = h
         .transport
-        .document(&mut sink, &Request::new(Platform::Instagram, "me", api("/v1/me")))
+        .document(
+            &mut sink,
+            &Request::new(Platform::Instagram, "me", api("/v1/me")),
+        )
         .await;
     expect_error(r, "unexpected_html");
-    assert_eq!(sink.documents.len(), 1, "the login page itself is kept as evidence");
+    assert_eq!(
+        sink.documents.len(),
+        1,
+        "the login page itself is kept as evidence"
+    );
     assert_eq!(sink.documents[0].1, "html");
 }
 
@@ -123,7 +154,11 @@ async fn media_larger_than_the_cap_is_refused_before_and_while_streaming() {
     let mut sink = MemorySink::new();
     let r = h
         .transport
-        .media(&mut sink, &Request::new(Platform::X, "media", cdn("/big.jpg")), None)
+        .media(
+            &mut sink,
+            &Request::new(Platform::X, "media", cdn("/big.jpg")),
+            None,
+        )
         .await;
     expect_error(r, "too_large");
     assert!(sink.media.is_empty());
@@ -140,7 +175,11 @@ async fn html_instead_of_media_is_refused() {
     let mut sink = MemorySink::new();
     let r = h
         .transport
-        .media(&mut sink, &Request::new(Platform::X, "media", cdn("/a.jpg")), None)
+        .media(
+            &mut sink,
+            &Request::new(Platform::X, "media", cdn("/a.jpg")),
+            None,
+        )
         .await;
     expect_error(r, "unexpected_html");
     assert!(sink.media.is_empty());
@@ -154,7 +193,9 @@ async fn short_body_server(body: Vec<u8>, sent: usize, times: usize) -> String {
     tokio::spawn(async move {
         let mut served = 0;
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let mut buf = vec![0u8; 4096];
             let _ = sock.read(&mut buf).await;
             let head = format!(
@@ -179,7 +220,11 @@ async fn a_body_cut_short_is_discarded_and_retried() {
     let mut sink = MemorySink::new();
     let stored = h
         .transport
-        .media(&mut sink, &Request::new(Platform::X, "media", cdn("/v.mp4")), None)
+        .media(
+            &mut sink,
+            &Request::new(Platform::X, "media", cdn("/v.mp4")),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(stored.size, 200_000);
@@ -187,7 +232,10 @@ async fn a_body_cut_short_is_discarded_and_retried() {
     assert_eq!(sink.media.len(), 1);
     assert_eq!(&sink.media.values().next().unwrap()[..], &body[..]);
     assert!(sink.log[0].note.as_deref().unwrap().contains("cut short"));
-    assert_eq!(sink.log[1].payload_path.as_deref(), Some(stored.path.as_str()));
+    assert_eq!(
+        sink.log[1].payload_path.as_deref(),
+        Some(stored.path.as_str())
+    );
 }
 
 #[tokio::test]
@@ -198,7 +246,11 @@ async fn a_body_always_cut_short_fails_as_truncated() {
     let mut sink = MemorySink::new();
     let r = h
         .transport
-        .media(&mut sink, &Request::new(Platform::X, "media", cdn("/v.mp4")), None)
+        .media(
+            &mut sink,
+            &Request::new(Platform::X, "media", cdn("/v.mp4")),
+            None,
+        )
         .await;
     expect_error(r, "truncated");
     assert!(sink.media.is_empty());
@@ -207,7 +259,10 @@ async fn a_body_always_cut_short_fails_as_truncated() {
         .document(&mut sink, &Request::new(Platform::X, "doc", cdn("/d.json")))
         .await;
     expect_error(r, "truncated");
-    assert!(sink.documents.is_empty(), "a short document is never stored");
+    assert!(
+        sink.documents.is_empty(),
+        "a short document is never stored"
+    );
 }
 
 #[tokio::test]
@@ -275,9 +330,83 @@ async fn connection_refused_is_a_clear_retryable_error() {
     let mut sink = MemorySink::new();
     let r = h
         .transport
-        .document(&mut sink, &Request::new(Platform::X, "x", api("/x?access_token=abc")))
+        .document(
+            &mut sink,
+            &Request::new(Platform::X, "x", api("/x?access_token=abc")),
+        )
         .await;
     let e = expect_error(r, "connect");
     assert!(!e.to_string().contains("abc"), "{e}");
     assert_eq!(sink.log.len(), 3);
+}
+
+#[tokio::test]
+async fn meta_throttling_waits_for_the_regain_time_then_continues() {
+    use fetcher::platforms::meta::signals::MetaSignals;
+    let server = MockServer::start().await;
+    Mock::given(path("/v21.0/1/published_posts"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_raw(
+                    r#"{"error":{"message":"(#32) Page request limit reached","type":"OAuthException","code":32}}"#,
+                    "application/json",
+                )
+                .insert_header(
+                    "x-business-use-case-usage",
+                    r#"{"1":[{"type":"pages","call_count":100,"total_cputime":3,"total_time":9,"estimated_time_to_regain_access":12}]}"#,
+                ),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/v21.0/1/published_posts"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("{\"data\":[]}", "application/json"))
+        .mount(&server)
+        .await;
+    let h = Harness::new(&hosts(&server));
+    let signals = MetaSignals(Platform::Facebook);
+    let doc = h
+        .transport
+        .document(
+            &mut MemorySink::new(),
+            &Request::new(Platform::Facebook, "posts", api("/v21.0/1/published_posts"))
+                .signals(&signals),
+        )
+        .await
+        .unwrap();
+    assert_eq!(&doc.body[..], b"{\"data\":[]}");
+    assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(12 * 60 + 1)]);
+}
+
+#[tokio::test]
+async fn youtube_quota_defers_the_account_until_midnight_pacific() {
+    use fetcher::platforms::youtube::signals::{YouTubeSignals, next_pacific_midnight};
+    let server = MockServer::start().await;
+    Mock::given(path("/youtube/v3/channels"))
+        .respond_with(ResponseTemplate::new(403).set_body_raw(
+            r#"{"error":{"code":403,"message":"The request cannot be completed because you have exceeded your quota.","errors":[{"message":"quota","domain":"youtube.quota","reason":"quotaExceeded"}]}}"#,
+            "application/json",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let h = Harness::new(&hosts(&server));
+    let r = h
+        .transport
+        .document(
+            &mut MemorySink::new(),
+            &Request::new(
+                Platform::Youtube,
+                "channels",
+                api("/youtube/v3/channels?mine=true"),
+            )
+            .signals(&YouTubeSignals),
+        )
+        .await;
+    let e = expect_error(r, "deferred");
+    assert_eq!(
+        e.retry_at(),
+        Some(next_pacific_midnight(crate::conformance::start_time()))
+    );
+    assert!(h.clock.sleeps().is_empty(), "no waiting for hours");
 }

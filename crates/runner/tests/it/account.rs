@@ -10,8 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use fetcher::{ByteStream, FetchError, MemoryStream, Report, Sink, Source};
 use model::{
-    AccountId, BundleId, CaptureLogEntry, Gap, GapReason, Item, ItemKind, MediaRef, Platform,
-    Route,
+    AccountId, BundleId, CaptureLogEntry, Gap, GapReason, Item, ItemKind, MediaRef, Platform, Route,
 };
 use runner::{AccountOptions, capture_account};
 use time::OffsetDateTime;
@@ -81,7 +80,11 @@ impl Source for Scripted {
     async fn capture(&mut self, sink: &mut dyn Sink) -> fetcher::Result<Report> {
         // The first document arrives before the account is known (as `users/me` does).
         let me = sink
-            .document("users-me", "json", Bytes::from_static("{\"data\":{\"id\":\"42\",\"name\":\"مدرسة\"}}".as_bytes()))
+            .document(
+                "users-me",
+                "json",
+                Bytes::from_static("{\"data\":{\"id\":\"42\",\"name\":\"مدرسة\"}}".as_bytes()),
+            )
             .await?;
         let mut e = entry("https://api.x.com/2/users/me");
         e.payload_path = Some(me.path.clone());
@@ -103,7 +106,11 @@ impl Source for Scripted {
         assert!(matches!(broken, Err(FetchError::Truncated { .. })));
         let photo = jpeg(300_000, 1);
         let stored = sink
-            .media(Some("jpg"), Some(photo.len() as u64), &mut MemoryStream::new(Bytes::from(photo)))
+            .media(
+                Some("jpg"),
+                Some(photo.len() as u64),
+                &mut MemoryStream::new(Bytes::from(photo)),
+            )
             .await?;
         sink.item(Item {
             id: "1001".into(),
@@ -185,7 +192,8 @@ fn verify_ok(path: &std::path::Path, key: &SecretKey) {
 fn read(path: &std::path::Path, member: &str, key: &SecretKey) -> Vec<u8> {
     let mut r = BundleReader::open_file(path).unwrap();
     let mut out = Vec::new();
-    r.read_verified(member, Some(&key.public_key()), &mut out).unwrap();
+    r.read_verified(member, Some(&key.public_key()), &mut out)
+        .unwrap();
     out
 }
 
@@ -193,9 +201,13 @@ fn read(path: &std::path::Path, member: &str, key: &SecretKey) -> Vec<u8> {
 async fn a_complete_capture_is_published_verified_and_holds_no_broken_transfer() {
     let dir = tempfile::tempdir().unwrap();
     let key = Arc::new(signing::generate());
-    let o = capture_account(&mut Scripted(Script::Complete), options(dir.path(), &key, None), |_| {})
-        .await
-        .unwrap();
+    let o = capture_account(
+        &mut Scripted(Script::Complete),
+        options(dir.path(), &key, None),
+        |_| {},
+    )
+    .await
+    .unwrap();
     assert!(o.is_complete());
     let p = o.published.unwrap();
     assert_eq!(p.bundle_id.to_string(), "x-42-20250504T063000Z");
@@ -209,13 +221,19 @@ async fn a_complete_capture_is_published_verified_and_holds_no_broken_transfer()
         .map(|m| m.path)
         .collect();
     assert_eq!(
-        members.iter().filter(|m| m.starts_with("data/original/media/")).count(),
+        members
+            .iter()
+            .filter(|m| m.starts_with("data/original/media/"))
+            .count(),
         1,
         "the broken transfer left no member: {members:?}"
     );
     // The document stored before the account was known kept its predicted path.
     let doc = read(&p.path, "data/original/api/000001-users-me.json", &key);
-    assert_eq!(doc, "{\"data\":{\"id\":\"42\",\"name\":\"مدرسة\"}}".as_bytes());
+    assert_eq!(
+        doc,
+        "{\"data\":{\"id\":\"42\",\"name\":\"مدرسة\"}}".as_bytes()
+    );
     let posts = String::from_utf8(read(&p.path, "data/derived/posts.jsonl", &key)).unwrap();
     assert!(posts.contains("اليوم الوطني ٩٤ 🇸🇦"));
     let c: serde_json::Value =
@@ -246,7 +264,10 @@ async fn a_capture_stopped_by_a_quota_publishes_what_it_had_and_says_so() {
     let c: serde_json::Value =
         serde_json::from_slice(&read(&p.path, "data/derived/completeness.json", &key)).unwrap();
     assert!(c["statement"].as_str().unwrap().starts_with("incomplete"));
-    assert_eq!(c["gaps"].as_array().unwrap().last().unwrap()["reason"], "rate_limited");
+    assert_eq!(
+        c["gaps"].as_array().unwrap().last().unwrap()["reason"],
+        "rate_limited"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

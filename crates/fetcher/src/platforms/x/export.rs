@@ -655,9 +655,10 @@ pub fn match_media(
             let base = m.media_url.rsplit('/').next().unwrap_or_default();
             let base = base.split(['?', ':']).next().unwrap_or_default();
             if let Some((k, full)) = files.get_key_value(&format!("{prefix}{base}"))
-                && taken.insert(k.as_str()) {
-                    out[i] = Some(full.clone());
-                }
+                && taken.insert(k.as_str())
+            {
+                out[i] = Some(full.clone());
+            }
         }
     }
     for (i, m) in specs.iter().enumerate() {
@@ -786,10 +787,12 @@ impl Source for XExport {
                         .map(str::to_owned)
                 });
             }
-            if *r == Role::Public && rel == "data/manifest.js"
-                && let Some(n) = manifest_posts(&self.zip.read(&e.name, MAX_JS_BYTES).await?) {
-                    reported.insert("posts".to_owned(), n);
-                }
+            if *r == Role::Public
+                && rel == "data/manifest.js"
+                && let Some(n) = manifest_posts(&self.zip.read(&e.name, MAX_JS_BYTES).await?)
+            {
+                reported.insert("posts".to_owned(), n);
+            }
         }
 
         // 3. Emit: begin, account.js, profile, the other data files, then posts with their media.
@@ -844,10 +847,11 @@ impl Source for XExport {
                     if let Some(s) = stored.get(&name) {
                         Some(s.sha256)
                     } else {
-                        let entry =
-                            self.zip.entry(&name).cloned().ok_or_else(|| {
-                                self.refuse(format!("entry {name:?} vanished"))
-                            })?;
+                        let entry = self
+                            .zip
+                            .entry(&name)
+                            .cloned()
+                            .ok_or_else(|| self.refuse(format!("entry {name:?} vanished")))?;
                         let s = self.store(sink, &entry).await?;
                         stored_files += 1;
                         media_count += 1;
@@ -880,7 +884,9 @@ impl Source for XExport {
                     offered: m.offered.clone(),
                 });
             }
-            let text = if let Some(i) = join_note(t, &notes, &mut used) { notes[i].text.clone() } else {
+            let text = if let Some(i) = join_note(t, &notes, &mut used) {
+                notes[i].text.clone()
+            } else {
                 if truncated_prefix(&t.text).is_some() && !notes.is_empty() {
                     gaps.push(Gap {
                         reason: GapReason::Other,
@@ -973,12 +979,13 @@ impl Source for XExport {
             );
         }
         if let Some(n) = reported.get("posts")
-            && *n != posts {
-                let _ = write!(
-                    statement,
-                    " The archive's manifest lists {n} posts, {posts} were found."
-                );
-            }
+            && *n != posts
+        {
+            let _ = write!(
+                statement,
+                " The archive's manifest lists {n} posts, {posts} were found."
+            );
+        }
         if photos > 0 {
             statement.push_str(
                 " Archive images are smaller than the originals: use the API route for full-size images.",

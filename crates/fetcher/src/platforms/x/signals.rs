@@ -67,8 +67,7 @@ pub fn resource_error(p: &Problem) -> FetchError {
         FetchError::Suspended { detail }
     } else if p.kind.ends_with("/problems/not-authorized-for-resource") {
         FetchError::Protected { detail }
-    } else if p.kind.ends_with("/problems/resource-not-found") || lower.contains("could not find")
-    {
+    } else if p.kind.ends_with("/problems/resource-not-found") || lower.contains("could not find") {
         FetchError::NotFound { detail }
     } else {
         FetchError::Http {
@@ -162,7 +161,10 @@ mod tests {
         assert_eq!(at.unix_timestamp(), 1_700_000_900);
         // The v1.1 shape is the same signal.
         let v11 = r#"{"errors":[{"code":88,"message":"Rate limit exceeded"}]}"#;
-        assert!(matches!(classify(429, &h, v11), Some(Verdict::Retry { .. })));
+        assert!(matches!(
+            classify(429, &h, v11),
+            Some(Verdict::Retry { .. })
+        ));
     }
 
     #[test]
