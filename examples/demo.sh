@@ -1,24 +1,58 @@
 #!/usr/bin/env bash
-# Quick start, offline: make a signing key, bundle the sample school account shipped in
-# examples/sample-account, verify the bundle, list it and read one file back.
+# Quick start, offline, on sample data shipped in examples/:
+#   1. make a signing key;
+#   2. archive a school's X account through the API, against a local replay of X's API and CDNs
+#      (examples/x-replay, served by testkit's replay-server; no network needed);
+#   3. import the same kind of account from its owner's archive zip (examples/x-archive);
+#   4. bundle a folder of evidence (examples/sample-account);
+#   5. verify, list and read back, as an auditor would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-demo-output}
-cargo build --release --quiet -p cli
+cargo build --release --quiet -p cli -p testkit --bin tawthiq --bin replay-server
 tawthiq=target/release/tawthiq
 mkdir -p "$out"
 if [ ! -f "$out/tawthiq.key" ]; then
   "$tawthiq" keygen --secret "$out/tawthiq.key" --public "$out/tawthiq.pub"
 fi
-echo "== bundle"
-bundle=$("$tawthiq" bundle examples/sample-account --platform x --account sample_school \
-  --organization "وزارة التعليم" --key "$out/tawthiq.key" -o "$out")
-echo "$bundle"
-echo "== verify"
-"$tawthiq" verify "$bundle" --pubkey "$out/tawthiq.pub"
-echo "== ls"
-"$tawthiq" ls "$bundle" --pubkey "$out/tawthiq.pub"
-echo "== cat data/original/export/posts/timeline-page-1.json"
-"$tawthiq" cat "$bundle" data/original/export/posts/timeline-page-1.json --pubkey "$out/tawthiq.pub"
+export TAWTHIQ_KEY="$out/tawthiq.key" TAWTHIQ_PUBKEY="$out/tawthiq.pub"
+
+echo "== archive x me (API route, against the local replay in examples/x-replay)"
+target/release/replay-server examples/x-replay --port 0 >"$out/replay.addr" &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q listening "$out/replay.addr" 2>/dev/null && break; sleep 0.1; done
+base=$(sed -n 's/^listening on //p' "$out/replay.addr")
+TAWTHIQ_X_TOKEN=demo-token \
+TAWTHIQ_HOSTS="api.x.com=$base/api,pbs.twimg.com=$base/pbs,video.twimg.com=$base/video" \
+  "$tawthiq" archive x me --organization "مدرسة النور الابتدائية" -o "$out/api"
+kill $server; trap - EXIT
+
 echo
-echo "Bundle and keys are in $out/. Auditors can check the bundle without tawthiq: see docs/bundle-format.md."
+echo "== import x (the owner's archive zip, made from examples/x-archive)"
+python3 - "$out/twitter-archive.zip" <<'PY'
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    for d, _, files in os.walk("examples/x-archive"):
+        for f in sorted(files):
+            p = os.path.join(d, f)
+            z.write(p, os.path.relpath(p, "examples/x-archive"))
+PY
+"$tawthiq" import x "$out/twitter-archive.zip" -o "$out/export"
+
+echo
+echo "== bundle (a folder of evidence)"
+bundle=$("$tawthiq" bundle examples/sample-account --platform x --account sample_school \
+  --organization "وزارة التعليم" -o "$out")
+echo "$bundle"
+
+echo
+echo "== verify (every bundle made above)"
+"$tawthiq" verify "$out"/api/*.tar.zst "$out"/export/*.tar.zst "$bundle"
+api_bundle=$(ls "$out"/api/*.tar.zst | tail -1)
+echo "== ls $api_bundle"
+"$tawthiq" ls "$api_bundle" | head -20
+echo "== cat data/derived/posts.jsonl (first post)"
+"$tawthiq" cat "$api_bundle" data/derived/posts.jsonl | head -1
+echo
+echo "Bundles and keys are in $out/. Auditors can check bundles without tawthiq: see docs/bundle-format.md."
