@@ -1,6 +1,7 @@
 //! What `archive` and `import` share: bundle flags, running one source into a bundle,
 //! verifying the result, and the one-screen summary (or `--json`).
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -160,21 +161,25 @@ fn print_summary(
     }
     println!("bundle     {}", published.path.display());
     println!("account    {platform} {}", published.bundle_id.account);
-    let mut captured = format!(
-        "{} items, {} media files ({})",
-        c.items,
-        c.media,
-        progress::human_bytes(c.media_bytes)
-    );
+    let mut captured = format!("{} items", c.items);
+    if c.media > 0 || c.export_files == 0 {
+        let _ = write!(
+            captured,
+            ", {} media files ({})",
+            c.media,
+            progress::human_bytes(c.media_bytes)
+        );
+    }
     if c.export_files > 0 {
-        captured.push_str(&format!(
+        let _ = write!(
+            captured,
             ", {} export files ({})",
             c.export_files,
             progress::human_bytes(c.export_bytes)
-        ));
+        );
     }
     if c.documents > 0 {
-        captured.push_str(&format!(", {} API documents", c.documents));
+        let _ = write!(captured, ", {} API documents", c.documents);
     }
     println!("captured   {captured}");
     if !o.report.platform_reported.is_empty() {
