@@ -3,7 +3,8 @@
 #   1. make a signing key;
 #   2. archive a school's X account through the API, against a local replay of X's API and CDNs
 #      (examples/x-replay, served by testkit's replay-server; no network needed);
-#   3. import the same kind of account from its owner's archive zip (examples/x-archive);
+#   3. import the same kind of account from its owner's archive zip (zipped from the importer's
+#      sample archive, crates/fetcher/tests/fixtures/x/export/happy);
 #   4. bundle a folder of evidence (examples/sample-account);
 #   5. verify, list and read back, as an auditor would.
 set -euo pipefail
@@ -29,14 +30,14 @@ TAWTHIQ_HOSTS="api.x.com=$base/api,pbs.twimg.com=$base/pbs,video.twimg.com=$base
 kill $server; trap - EXIT
 
 echo
-echo "== import x (the owner's archive zip, made from examples/x-archive)"
+echo "== import x (the owner's archive zip, made from crates/fetcher/tests/fixtures/x/export/happy)"
 python3 - "$out/twitter-archive.zip" <<'PY'
 import os, sys, zipfile
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
-    for d, _, files in os.walk("examples/x-archive"):
+    for d, _, files in os.walk("crates/fetcher/tests/fixtures/x/export/happy"):
         for f in sorted(files):
             p = os.path.join(d, f)
-            z.write(p, os.path.relpath(p, "examples/x-archive"))
+            z.write(p, os.path.relpath(p, "crates/fetcher/tests/fixtures/x/export/happy"))
 PY
 "$tawthiq" import x "$out/twitter-archive.zip" -o "$out/export"
 

@@ -179,40 +179,7 @@ struct Meta {
 }
 
 /// One element of `errors[]` next to `data`: a warning about one resource.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-pub struct PartialError {
-    #[serde(default)]
-    pub title: String,
-    #[serde(default)]
-    pub detail: String,
-    #[serde(default)]
-    pub message: String,
-    #[serde(default)]
-    pub resource_type: Option<String>,
-    #[serde(default)]
-    pub resource_id: Option<String>,
-    #[serde(default)]
-    pub value: Option<serde_json::Value>,
-}
-
-impl PartialError {
-    fn resource(&self) -> Option<String> {
-        self.resource_id.clone().or_else(|| match &self.value {
-            Some(serde_json::Value::String(s)) => Some(s.clone()),
-            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-            _ => None,
-        })
-    }
-
-    fn text(&self) -> String {
-        [&self.title, &self.detail, &self.message]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(": ")
-    }
-}
+pub use super::signals::Problem as PartialError;
 
 /// The account as `/2/users/…` returns it.
 #[derive(Debug, Clone, Deserialize)]

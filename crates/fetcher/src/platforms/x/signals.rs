@@ -17,8 +17,9 @@ use model::Platform;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct XSignals;
 
-/// An RFC 7807-style problem (v2) or one v1.1 `errors[]` element.
-#[derive(Debug, Default, Deserialize)]
+/// An RFC 7807-style problem (v2), one v1.1 `errors[]` element, or a partial error next to
+/// `data` (a warning about one resource).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct Problem {
     #[serde(default, rename = "type")]
     pub kind: String,
@@ -32,6 +33,10 @@ pub struct Problem {
     pub code: Option<i64>,
     #[serde(default)]
     pub resource_type: Option<String>,
+    #[serde(default)]
+    pub resource_id: Option<String>,
+    #[serde(default)]
+    pub value: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -45,7 +50,17 @@ struct Envelope {
 }
 
 impl Problem {
-    fn text(&self) -> String {
+    /// The resource a partial error is about (`resource_id`, else `value`).
+    pub fn resource(&self) -> Option<String> {
+        self.resource_id.clone().or_else(|| match &self.value {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        })
+    }
+
+    /// Title, detail and message joined, for people.
+    pub fn text(&self) -> String {
         [&self.title, &self.detail, &self.message]
             .into_iter()
             .filter(|s| !s.is_empty())

@@ -1,1 +1,0 @@
-window.YTD.ad_impressions.part0 = [ ]
