@@ -230,6 +230,27 @@ mod tests {
         assert!(n >= 1, "no config shipped in {}", dir.display());
     }
 
+    /// Tokens come from a private secrets file when not in the environment; a file others can
+    /// read is refused. (Snapchat: no test environment sets `TAWTHIQ_SNAPCHAT_TOKEN`.)
+    #[cfg(unix)]
+    #[test]
+    fn tokens_come_from_a_private_secrets_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.toml");
+        std::fs::write(&path, "snapchat_token = \"s3cr3t-value\"\n").unwrap();
+        let cfg = Config::parse(&format!("[secrets]\nfile = {:?}\n", path.display().to_string()))
+            .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = cfg.token(model::Platform::Snapchat).unwrap_err().to_string();
+        assert!(e.contains("chmod 600") && !e.contains("s3cr3t"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let t = cfg.token(model::Platform::Snapchat).unwrap();
+        assert_eq!(t.expose(), "s3cr3t-value");
+        let e = cfg.token(model::Platform::Youtube).unwrap_err().to_string();
+        assert!(e.contains("youtube_token"), "{e}");
+    }
+
     #[test]
     fn unknown_keys_are_refused() {
         assert!(Config::parse("[signing]\nsecret = 'x'\n").is_err());
