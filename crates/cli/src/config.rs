@@ -239,10 +239,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secrets.toml");
         std::fs::write(&path, "snapchat_token = \"s3cr3t-value\"\n").unwrap();
-        let cfg = Config::parse(&format!("[secrets]\nfile = {:?}\n", path.display().to_string()))
-            .unwrap();
+        let cfg = Config::parse(&format!(
+            "[secrets]\nfile = {:?}\n",
+            path.display().to_string()
+        ))
+        .unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let e = cfg.token(model::Platform::Snapchat).unwrap_err().to_string();
+        let e = cfg
+            .token(model::Platform::Snapchat)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("chmod 600") && !e.contains("s3cr3t"), "{e}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let t = cfg.token(model::Platform::Snapchat).unwrap();

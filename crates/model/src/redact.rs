@@ -99,7 +99,8 @@ pub fn redact_url(url: &str) -> String {
             .split('&')
             .map(|pair| match pair.split_once('=') {
                 Some((k, v))
-                    if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) && !v.is_empty() =>
+                    if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str())
+                        && !v.is_empty() =>
                 {
                     format!("{k}={REDACTED}")
                 }
@@ -168,14 +169,18 @@ mod tests {
 
     #[test]
     fn redacted_urls_keep_everything_but_the_secrets() {
-        let url = "https://u:p@graph.facebook.com/v19.0/me?fields=id,name&ACCESS_TOKEN=EAAB&after=QVF#x";
+        let url =
+            "https://u:p@graph.facebook.com/v19.0/me?fields=id,name&ACCESS_TOKEN=EAAB&after=QVF#x";
         let r = redact_url(url);
         assert_eq!(
             r,
             "https://graph.facebook.com/v19.0/me?fields=id,name&ACCESS_TOKEN=[REDACTED]&after=QVF#x"
         );
         assert_eq!(find_secret_in_url(&r), None);
-        assert_eq!(redact_url("https://api.x.com/2/users/me"), "https://api.x.com/2/users/me");
+        assert_eq!(
+            redact_url("https://api.x.com/2/users/me"),
+            "https://api.x.com/2/users/me"
+        );
     }
 
     #[test]
