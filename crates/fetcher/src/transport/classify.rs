@@ -44,6 +44,13 @@ pub enum Verdict {
 /// generic rules.
 pub trait Signals: Send + Sync {
     fn classify(&self, ex: &Exchange<'_>) -> Option<Verdict>;
+
+    /// After an accepted response: the budget is spent until this time (X
+    /// `x-rate-limit-remaining: 0`, Meta usage at 100%). The transport then holds the next
+    /// request to this host until then, instead of spending a request on a certain 429.
+    fn spent_until(&self, _ex: &Exchange<'_>) -> Option<OffsetDateTime> {
+        None
+    }
 }
 
 /// The generic rules, after the platform's.

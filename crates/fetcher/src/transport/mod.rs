@@ -82,6 +82,8 @@ pub struct Transport {
     cfg: FetchConfig,
     clock: Arc<dyn Clock>,
     limiter: HostLimiter,
+    /// Hosts whose platform said the budget is spent, and until when.
+    spent: std::sync::Mutex<std::collections::HashMap<String, OffsetDateTime>>,
 }
 
 /// Status, headers and body of one exchange that produced a response.
@@ -117,6 +119,7 @@ impl Transport {
             cfg,
             clock,
             limiter,
+            spent: std::sync::Mutex::default(),
         })
     }
 
@@ -135,6 +138,7 @@ impl Transport {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            self.pace(req).await?;
             let started = self.clock.now();
             let answer = self.fetch_document(req, &shown).await;
             let answer = match answer {
@@ -168,6 +172,9 @@ impl Transport {
                 .unwrap_or_else(|| classify::generic(&ex));
             match verdict {
                 Verdict::Accept => {
+                    if let Some(until) = req.signals.and_then(|s| s.spent_until(&ex)) {
+                        self.mark_spent(req, until);
+                    }
                     sink.log(entry).await?;
                     return Ok(Document {
                         status: answer.status,
@@ -205,6 +212,7 @@ impl Transport {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            self.pace(req).await?;
             let started = self.clock.now();
             let response = match self.send(req, &shown, None).await {
                 Ok(r) => r,
@@ -376,6 +384,45 @@ impl Transport {
                 }),
             }),
         }
+    }
+
+    /// When the platform said this host's budget is spent, and until when (for schedulers).
+    pub fn spent_until(&self, host: &str) -> Option<OffsetDateTime> {
+        let spent = self.spent.lock().expect("spent lock");
+        spent.get(&host.to_ascii_lowercase()).copied()
+    }
+
+    fn mark_spent(&self, req: &Request<'_>, until: OffsetDateTime) {
+        let host = req.url.host_str().unwrap_or_default().to_ascii_lowercase();
+        tracing::info!(host, %until, "the platform reports the budget spent; pausing this host");
+        self.spent.lock().expect("spent lock").insert(host, until);
+    }
+
+    /// Holds a request while its host's budget is spent: waits until the announced time, or
+    /// defers the account when that is beyond the maximum wait. Nothing is sent or logged.
+    async fn pace(&self, req: &Request<'_>) -> Result<()> {
+        let host = req.url.host_str().unwrap_or_default().to_ascii_lowercase();
+        let Some(until) = self.spent_until(&host) else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        if until <= now {
+            self.spent.lock().expect("spent lock").remove(&host);
+            return Ok(());
+        }
+        let wait =
+            Duration::from_millis(u64::try_from((until - now).whole_milliseconds()).unwrap_or(0))
+                + Duration::from_secs(1);
+        if wait > self.cfg.retry.max_wait {
+            return Err(FetchError::Deferred {
+                reason: format!("{host} reports its request budget spent"),
+                until,
+                max_wait: self.cfg.retry.max_wait,
+            });
+        }
+        self.clock.sleep(wait).await;
+        self.spent.lock().expect("spent lock").remove(&host);
+        Ok(())
     }
 
     /// Decides whether to try again after `error`, and waits if so.

@@ -410,3 +410,42 @@ async fn youtube_quota_defers_the_account_until_midnight_pacific() {
     );
     assert!(h.clock.sleeps().is_empty(), "no waiting for hours");
 }
+
+/// A page that says "0 requests left until T": the next request to that host waits for T
+/// instead of spending a request on a certain 429; beyond the maximum wait it is not sent.
+#[tokio::test]
+async fn a_spent_budget_holds_the_next_request_until_the_reset() {
+    use fetcher::platforms::x::signals::XSignals;
+    let server = MockServer::start().await;
+    let reset = crate::conformance::start_time().unix_timestamp() + 300;
+    Mock::given(path("/2/a"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw("{\"data\":[]}", "application/json")
+                .insert_header("x-rate-limit-remaining", "0")
+                .insert_header("x-rate-limit-reset", reset.to_string().as_str()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/2/b"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("{\"data\":[]}", "application/json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let h = Harness::new(&hosts(&server));
+    let mut sink = MemorySink::new();
+    let get = |p: &'static str| Request::new(Platform::X, "page", api(p)).signals(&XSignals);
+    h.transport.document(&mut sink, &get("/2/a")).await.unwrap();
+    assert!(h.transport.spent_until("api.example.test").is_some());
+    h.transport.document(&mut sink, &get("/2/b")).await.unwrap();
+    assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(301)]);
+
+    // A reset further away than the maximum wait defers without sending anything.
+    let h = Harness::with(&hosts(&server), |c| {
+        c.retry.max_wait = Duration::from_secs(60)
+    });
+    h.transport.document(&mut sink, &get("/2/a")).await.unwrap();
+    let r = h.transport.document(&mut sink, &get("/2/b")).await;
+    expect_error(r, "deferred");
+    assert!(h.clock.sleeps().is_empty());
+}

@@ -54,6 +54,34 @@ fn regain_access(ex: &Exchange<'_>) -> Option<Duration> {
 }
 
 impl Signals for MetaSignals {
+    /// Usage headers at 100% (any of call count, CPU time, total time) mean the next call will
+    /// be throttled: wait for the announced regain time first.
+    fn spent_until(&self, ex: &Exchange<'_>) -> Option<OffsetDateTime> {
+        let full = |raw: &str| -> bool {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(raw) else {
+                return false;
+            };
+            let entries: Vec<&serde_json::Value> = match v.as_object() {
+                Some(o) if o.contains_key("call_count") => vec![&v],
+                Some(o) => o
+                    .values()
+                    .filter_map(serde_json::Value::as_array)
+                    .flatten()
+                    .collect(),
+                None => vec![],
+            };
+            entries.iter().any(|e| {
+                ["call_count", "total_cputime", "total_time"]
+                    .iter()
+                    .any(|k| e.get(k).and_then(serde_json::Value::as_u64) >= Some(100))
+            })
+        };
+        let spent = ["x-business-use-case-usage", "x-app-usage", "x-page-usage"]
+            .iter()
+            .any(|h| ex.header(h).is_some_and(full));
+        spent.then(|| ex.now + regain_access(ex).unwrap_or(Duration::from_secs(3600)))
+    }
+
     fn classify(&self, ex: &Exchange<'_>) -> Option<Verdict> {
         let platform = self.0;
         let env: Envelope = serde_json::from_slice(ex.body).ok()?;
@@ -121,6 +149,34 @@ mod tests {
             panic!("throttling is retried")
         };
         assert_eq!(at.unix_timestamp(), 1_700_003_600);
+    }
+
+    #[test]
+    fn usage_at_one_hundred_percent_spends_the_budget() {
+        let mut h = HeaderMap::new();
+        let ex = |h: &HeaderMap| {
+            MetaSignals(Platform::Instagram).spent_until(&Exchange {
+                platform: Platform::Instagram,
+                url: "https://graph.instagram.com/me/media",
+                status: 200,
+                headers: h,
+                body: b"{}",
+                now: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+                expect_json: true,
+            })
+        };
+        h.insert(
+            "x-app-usage",
+            HeaderValue::from_static(r#"{"call_count":40,"total_cputime":5,"total_time":9}"#),
+        );
+        assert_eq!(ex(&h), None);
+        h.insert(
+            "x-business-use-case-usage",
+            HeaderValue::from_static(
+                r#"{"17841":[{"type":"instagram","call_count":100,"total_cputime":1,"total_time":2,"estimated_time_to_regain_access":7}]}"#,
+            ),
+        );
+        assert_eq!(ex(&h).unwrap().unix_timestamp(), 1_700_000_000 + 7 * 60);
     }
 
     #[test]

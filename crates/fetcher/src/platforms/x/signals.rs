@@ -99,6 +99,11 @@ fn reset_time(ex: &Exchange<'_>) -> Option<OffsetDateTime> {
 }
 
 impl Signals for XSignals {
+    fn spent_until(&self, ex: &Exchange<'_>) -> Option<OffsetDateTime> {
+        let remaining: u64 = ex.header("x-rate-limit-remaining")?.trim().parse().ok()?;
+        (remaining == 0).then(|| reset_time(ex)).flatten()
+    }
+
     fn classify(&self, ex: &Exchange<'_>) -> Option<Verdict> {
         let env: Envelope = serde_json::from_slice(ex.body).unwrap_or_default();
         let cap = env.top.is_usage_cap() || env.errors.iter().any(Problem::is_usage_cap);
