@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use archive::{BundleWriter, Container, WriterOptions};
+use archive::{BundleWriter, WriterOptions};
 use model::{AccountId, BundleId, CaptureLogEntry, Completeness, Platform, Route};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -27,27 +27,11 @@ pub struct Args {
     /// Output file (`.tar.zst` or `.tar`) or directory (default: current directory).
     #[arg(short, long, default_value = ".")]
     output: PathBuf,
-    /// Secret key file.
-    #[arg(long, env = "TAWTHIQ_KEY")]
-    key: Option<PathBuf>,
-    /// `Source-Organization` for bag-info.txt.
-    #[arg(long)]
-    organization: Option<String>,
     /// Capture time (RFC 3339); fixes the bundle id and dates, for reproducible bundles.
     #[arg(long)]
     captured_at: Option<String>,
-    /// Write a plain `.tar` instead of seekable `.tar.zst`.
-    #[arg(long)]
-    tar: bool,
-    /// Also write SHA-512 manifests.
-    #[arg(long)]
-    sha512: bool,
-    /// RFC 3161 timestamp authority URL.
-    #[arg(long, env = "TAWTHIQ_TSA_URL")]
-    tsa_url: Option<String>,
-    /// Fail (publish nothing) when no timestamp can be obtained.
-    #[arg(long)]
-    require_timestamp: bool,
+    #[command(flatten)]
+    writer: super::WriterFlags,
 }
 
 /// Regular files under `root`, sorted by path, as (relative path, absolute path, size).
@@ -89,7 +73,7 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
         bail!("{} is not a folder", a.folder.display());
     }
     let account = AccountId::new(&a.account)?;
-    let key = super::signing_key(a.key.as_ref(), cfg)?;
+    let key = a.writer.signing_key(cfg)?;
     let files = walk(&a.folder)?;
     if files.is_empty() {
         bail!("{} holds no files", a.folder.display());
@@ -101,21 +85,16 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
     };
     let id = BundleId::new(a.platform, account, captured_at);
     let mut opts = WriterOptions::new(id.clone(), Route::Manual);
-    opts.source_organization = a
-        .organization
+    a.writer.apply(
+        &mut opts,
+        cfg,
+        a.output.extension().is_some_and(|e| e == "tar"),
+    );
+    let tsa_url = a
+        .writer
+        .tsa_url
         .clone()
-        .or_else(|| cfg.bundle.source_organization.clone())
-        .unwrap_or_else(|| "unspecified".into());
-    opts.sha512 = a.sha512 || cfg.bundle.sha512;
-    let plain = a.tar
-        || cfg.bundle.container.as_deref() == Some("tar")
-        || a.output.extension().is_some_and(|e| e == "tar");
-    opts.container = if plain {
-        Container::Tar
-    } else {
-        Container::TarZst
-    };
-    let tsa_url = a.tsa_url.clone().or_else(|| cfg.timestamp.url.clone());
+        .or_else(|| cfg.timestamp.url.clone());
     // A fixed capture time makes the bundle reproducible; a timestamp is taken now, so with a TSA
     // the capture window must reach the present for the token's time to fall inside it.
     if a.captured_at.is_some() && tsa_url.is_none() {
@@ -166,7 +145,7 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
             files.len()
         ),
     });
-    let ts = super::timestamp_options(a.tsa_url.as_ref(), a.require_timestamp, cfg)?;
+    let ts = a.writer.timestamp(cfg)?;
     let published = w.finish(&key, ts.as_ref())?;
     drop(bar);
     #[allow(clippy::print_stdout)]

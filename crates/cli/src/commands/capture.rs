@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ::archive::WriterOptions;
 use ::archive::verify::{self, VerifyOptions};
-use ::archive::{Container, WriterOptions};
 use anyhow::Context;
 use fetcher::Source;
 use model::{AccountId, BundleId, Platform};
@@ -23,24 +23,8 @@ pub struct BundleFlags {
     /// Output folder for the bundle.
     #[arg(short, long, default_value = ".")]
     output: PathBuf,
-    /// Secret key file.
-    #[arg(long, env = "TAWTHIQ_KEY")]
-    key: Option<PathBuf>,
-    /// `Source-Organization` for bag-info.txt (e.g. the school's name).
-    #[arg(long)]
-    organization: Option<String>,
-    /// Write a plain `.tar` instead of seekable `.tar.zst`.
-    #[arg(long)]
-    tar: bool,
-    /// Also write SHA-512 manifests.
-    #[arg(long)]
-    sha512: bool,
-    /// RFC 3161 timestamp authority URL.
-    #[arg(long, env = "TAWTHIQ_TSA_URL")]
-    tsa_url: Option<String>,
-    /// Fail (publish nothing) when no timestamp can be obtained.
-    #[arg(long)]
-    require_timestamp: bool,
+    #[command(flatten)]
+    writer: super::WriterFlags,
     /// Print the summary as JSON (for scripts).
     #[arg(long)]
     json: bool,
@@ -57,25 +41,15 @@ pub fn run(
 ) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(&flags.output)
         .with_context(|| format!("output folder {}", flags.output.display()))?;
-    let key = super::signing_key(flags.key.as_ref(), cfg)?;
-    let timestamp = super::timestamp_options(flags.tsa_url.as_ref(), flags.require_timestamp, cfg)?;
+    let key = flags.writer.signing_key(cfg)?;
+    let timestamp = flags.writer.timestamp(cfg)?;
     let platform = source.platform();
     let start = OffsetDateTime::now_utc();
     // The account id is a placeholder until the source names the account.
     let placeholder = AccountId::new("pending").expect("valid id");
     let mut writer =
         WriterOptions::new(BundleId::new(platform, placeholder, start), source.route());
-    writer.source_organization = flags
-        .organization
-        .clone()
-        .or_else(|| cfg.bundle.source_organization.clone())
-        .unwrap_or_else(|| "unspecified".into());
-    writer.sha512 = flags.sha512 || cfg.bundle.sha512;
-    writer.container = if flags.tar || cfg.bundle.container.as_deref() == Some("tar") {
-        Container::Tar
-    } else {
-        Container::TarZst
-    };
+    flags.writer.apply(&mut writer, cfg, false);
     let public = key.public_key();
     let opts = AccountOptions {
         output_dir: flags.output.clone(),

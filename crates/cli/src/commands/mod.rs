@@ -11,8 +11,8 @@ pub mod verify;
 
 use std::path::PathBuf;
 
-use ::archive::TimestampOptions;
 use ::archive::signing::{PublicKey, SecretKey};
+use ::archive::{Container, TimestampOptions, WriterOptions};
 use anyhow::{Context, bail};
 
 use crate::config::Config;
@@ -33,7 +33,7 @@ pub fn public_keys(flags: &[PathBuf], cfg: &Config) -> anyhow::Result<Vec<Public
 }
 
 /// The signing key from `--key` / `TAWTHIQ_KEY`, else the config.
-pub fn signing_key(flag: Option<&PathBuf>, cfg: &Config) -> anyhow::Result<SecretKey> {
+fn signing_key(flag: Option<&PathBuf>, cfg: &Config) -> anyhow::Result<SecretKey> {
     let path = flag
         .cloned()
         .or_else(|| cfg.signing.secret_key.clone())
@@ -43,7 +43,7 @@ pub fn signing_key(flag: Option<&PathBuf>, cfg: &Config) -> anyhow::Result<Secre
 
 /// Timestamp settings from `--tsa-url` / `TAWTHIQ_TSA_URL`, else the config; refuses a
 /// required timestamp without a TSA.
-pub fn timestamp_options(
+fn timestamp_options(
     url_flag: Option<&String>,
     require_flag: bool,
     cfg: &Config,
@@ -71,4 +71,53 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
+}
+
+/// How a bundle is signed, timestamped and packed: shared by `bundle`, `archive` and `import`.
+#[derive(clap::Args)]
+pub struct WriterFlags {
+    /// Secret key file.
+    #[arg(long, env = "TAWTHIQ_KEY")]
+    pub key: Option<PathBuf>,
+    /// `Source-Organization` for bag-info.txt (e.g. the school's name).
+    #[arg(long)]
+    pub organization: Option<String>,
+    /// Write a plain `.tar` instead of seekable `.tar.zst`.
+    #[arg(long)]
+    pub tar: bool,
+    /// Also write SHA-512 manifests.
+    #[arg(long)]
+    pub sha512: bool,
+    /// RFC 3161 timestamp authority URL.
+    #[arg(long, env = "TAWTHIQ_TSA_URL")]
+    pub tsa_url: Option<String>,
+    /// Fail (publish nothing) when no timestamp can be obtained.
+    #[arg(long)]
+    pub require_timestamp: bool,
+}
+
+impl WriterFlags {
+    pub fn signing_key(&self, cfg: &Config) -> anyhow::Result<SecretKey> {
+        signing_key(self.key.as_ref(), cfg)
+    }
+
+    pub fn timestamp(&self, cfg: &Config) -> anyhow::Result<Option<TimestampOptions>> {
+        timestamp_options(self.tsa_url.as_ref(), self.require_timestamp, cfg)
+    }
+
+    /// Organization, manifests and container from the flags, else the config; `plain` forces
+    /// a `.tar` (e.g. an output file named `*.tar`).
+    pub fn apply(&self, opts: &mut WriterOptions, cfg: &Config, plain: bool) {
+        opts.source_organization = self
+            .organization
+            .clone()
+            .or_else(|| cfg.bundle.source_organization.clone())
+            .unwrap_or_else(|| "unspecified".into());
+        opts.sha512 = self.sha512 || cfg.bundle.sha512;
+        opts.container = if plain || self.tar || cfg.bundle.container.as_deref() == Some("tar") {
+            Container::Tar
+        } else {
+            Container::TarZst
+        };
+    }
 }
