@@ -155,34 +155,12 @@ fi
 
 # ------------------------------------------------------------------ helpers (as in run.sh)
 
-cpu_busy() {
-    local a b
-    read -r -a a < <(head -1 /proc/stat)
-    sleep 1
-    read -r -a b < <(head -1 /proc/stat)
-    local idle=$(((b[4] + b[5]) - (a[4] + a[5]))) total=0 i
-    for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
-    echo $((total > 0 ? 100 * (total - idle) / total : 0))
-}
-
-OTHER_CPU=0
-WAITED=0
-wait_idle() {
-    local start=$SECONDS busy
-    busy=$(cpu_busy)
-    while ((busy > 15 && SECONDS - start < IDLE_WAIT && WAITED + SECONDS - start < IDLE_BUDGET)); do
-        log "  waiting: other processes use ${busy}% of the CPU ($(ps -eo pcpu,comm --sort=-pcpu | sed -n 2,4p | tr -s ' ' | paste -sd,))"
-        sleep 10
-        busy=$(cpu_busy)
-    done
-    WAITED=$((WAITED + SECONDS - start))
-    OTHER_CPU=$busy
-}
+# shellcheck source=bench/idle.sh
+source "$here/idle.sh"
 
 # Both sides start warm: every file the server serves is in the page cache (read just before),
 # and the previous output is deleted and synced away.
 warm() { find -L "$XR" -type f -print0 | xargs -0 cat >/dev/null; }
-cpu_ticks() { head -1 /proc/stat | awk '{print $2+$3, $2+$3+$4+$5+$6+$7+$8+$9}'; }
 # The server's user and system CPU, in clock ticks (1/100 s).
 server_ticks() { awk '{print $14, $15}' "/proc/$SERVER_PID/stat"; }
 server_lines() { wc -l <"$RES/logs/server.log"; }

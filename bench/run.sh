@@ -125,30 +125,8 @@ rm -f "$OUT/bench.key" "$OUT/bench.pub"
 
 # ------------------------------------------------------------------ helpers
 
-# Percent of all CPU time used over one second (by others: we run this between steps).
-cpu_busy() {
-    local a b
-    read -r -a a < <(head -1 /proc/stat)
-    sleep 1
-    read -r -a b < <(head -1 /proc/stat)
-    local idle=$(((b[4] + b[5]) - (a[4] + a[5]))) total=0 i
-    for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
-    echo $((total > 0 ? 100 * (total - idle) / total : 0))
-}
-
-OTHER_CPU=0
-WAITED=0
-wait_idle() {
-    local start=$SECONDS busy
-    busy=$(cpu_busy)
-    while ((busy > 15 && SECONDS - start < IDLE_WAIT && WAITED + SECONDS - start < IDLE_BUDGET)); do
-        log "  waiting: other processes use ${busy}% of the CPU ($(ps -eo pcpu,comm --sort=-pcpu | sed -n 2,4p | tr -s ' ' | paste -sd,))"
-        sleep 10
-        busy=$(cpu_busy)
-    done
-    WAITED=$((WAITED + SECONDS - start))
-    OTHER_CPU=$busy
-}
+# shellcheck source=bench/idle.sh
+source "$here/idle.sh"
 
 # Evict files from the page cache. Tries, in order: drop_caches (whole machine), then
 # posix_fadvise(DONTNEED) per file through dd, then through Python. Checks with fincore that
@@ -203,7 +181,6 @@ measure() {
 
 # "user total" jiffies of the whole machine so far. Only user time is compared: the kernel's
 # writeback and I/O work for the measured command runs in kernel threads, not in the command.
-cpu_ticks() { head -1 /proc/stat | awk '{print $2+$3, $2+$3+$4+$5+$6+$7+$8+$9}'; }
 # Log file prefix of one run: tagof CORPUS TOOL OP REP
 tagof() {
     local t="$1_$2_$3_$4"
