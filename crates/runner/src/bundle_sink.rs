@@ -217,7 +217,12 @@ impl Drop for BundleSink {
     fn drop(&mut self) {
         // Closing the channel makes the writer thread drop the unfinished writer, which
         // removes its hidden partial file: nothing half-written survives under any name.
+        // Waiting for it means that is done before the process exits (e.g. after Ctrl-C); a
+        // body it was reading fails at once, since its chunk sender is gone too.
         self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

@@ -61,11 +61,18 @@ pub fn run(
     };
     let mut bar = None;
     let label = format!("{platform} {}", source.route().as_str());
-    let outcome = rt
-        .block_on(runner::capture_account(source, opts, |sink| {
+    let outcome = rt.block_on(async {
+        let capture = runner::capture_account(source, opts, |sink| {
             bar = Some(progress::Bytes::unbounded(&label, sink.bytes.clone()));
-        }))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        });
+        // Ctrl-C drops the capture: the unfinished bundle is removed before we exit.
+        tokio::select! {
+            outcome = capture => outcome.map_err(|e| anyhow::anyhow!("{e}")),
+            _ = tokio::signal::ctrl_c() => {
+                Err(anyhow::anyhow!("interrupted: nothing was published"))
+            }
+        }
+    })?;
     drop(bar);
     let published = outcome
         .published

@@ -318,3 +318,62 @@ fn a_hostile_zip_is_refused_and_nothing_is_written() {
     assert!(!out.exists() || std::fs::read_dir(&out).unwrap().count() == 0);
     assert!(!dir.path().parent().unwrap().join("evil.txt").exists());
 }
+
+/// Ctrl-C in the middle of a download: nothing is published and no hidden partial file stays
+/// behind in the output folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_archive_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keygen(dir.path());
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/2/users/me"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("api/users_me.json"), "application/json"),
+        )
+        .mount(&server)
+        .await;
+    // The timeline never comes: the capture is mid-way when it is interrupted.
+    Mock::given(path_regex(r"^/api/2/users/\d+/tweets$"))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60)))
+        .mount(&server)
+        .await;
+    let out = dir.path().join("out");
+    let hosts = format!("api.x.com={}/api", server.uri());
+    let mut child = tawthiq()
+        .args(["archive", "x", "me", "-o"])
+        .arg(&out)
+        .arg("--key")
+        .arg(&keys.secret)
+        .env("TAWTHIQ_X_TOKEN", TOKEN)
+        .env("TAWTHIQ_HOSTS", hosts)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the timeline was asked for (the bundle's partial file exists by then).
+    for _ in 0..100 {
+        let asked = server.received_requests().await.unwrap();
+        if asked.iter().any(|r| r.url.path().ends_with("/tweets")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let hidden = std::fs::read_dir(&out).unwrap().count();
+    assert_eq!(hidden, 1, "the unfinished bundle is being written (hidden)");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
