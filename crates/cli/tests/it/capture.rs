@@ -336,12 +336,12 @@ async fn an_interrupted_archive_leaves_nothing_behind() {
         .await;
     // The timeline never comes: the capture is mid-way when it is interrupted.
     Mock::given(path_regex(r"^/api/2/users/\d+/tweets$"))
-        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_secs(60)))
+        .respond_with(ResponseTemplate::new(200).set_delay(std::time::Duration::from_mins(1)))
         .mount(&server)
         .await;
     let out = dir.path().join("out");
     let hosts = format!("api.x.com={}/api", server.uri());
-    let mut child = tawthiq()
+    let child = tawthiq()
         .args(["archive", "x", "me", "-o"])
         .arg(&out)
         .arg("--key")

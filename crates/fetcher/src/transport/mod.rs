@@ -533,15 +533,15 @@ fn exhausted(
     status: u16,
     at: Option<OffsetDateTime>,
 ) -> FetchError {
-    if !(status == 408 || (500..600).contains(&status)) {
-        FetchError::RateLimited {
-            host: req.url.host_str().unwrap_or_default().to_owned(),
-            until: at,
-        }
-    } else {
+    if status == 408 || (500..600).contains(&status) {
         FetchError::Server {
             status,
             url: shown.to_owned(),
+        }
+    } else {
+        FetchError::RateLimited {
+            host: req.url.host_str().unwrap_or_default().to_owned(),
+            until: at,
         }
     }
 }

@@ -79,7 +79,7 @@ impl Signals for MetaSignals {
         let spent = ["x-business-use-case-usage", "x-app-usage", "x-page-usage"]
             .iter()
             .any(|h| ex.header(h).is_some_and(full));
-        spent.then(|| ex.now + regain_access(ex).unwrap_or(Duration::from_secs(3600)))
+        spent.then(|| ex.now + regain_access(ex).unwrap_or(Duration::from_hours(1)))
     }
 
     fn classify(&self, ex: &Exchange<'_>) -> Option<Verdict> {
@@ -90,7 +90,7 @@ impl Signals for MetaSignals {
         let now: OffsetDateTime = ex.now;
         Some(match err.code {
             c if THROTTLE_CODES.contains(&c) => Verdict::Retry {
-                at: Some(now + regain_access(ex).unwrap_or(Duration::from_secs(3600))),
+                at: Some(now + regain_access(ex).unwrap_or(Duration::from_hours(1))),
                 reason: detail,
             },
             1 | 2 => Verdict::Retry {

@@ -1,3 +1,3 @@
-//! YouTube: the Data API's quota and error signals.
+//! `YouTube`: the Data API's quota and error signals.
 
 pub mod signals;

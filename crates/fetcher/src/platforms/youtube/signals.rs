@@ -1,4 +1,4 @@
-//! How the YouTube Data API says "stop until tomorrow" (reference §4.2).
+//! How the `YouTube` Data API says "stop until tomorrow" (reference §4.2).
 //!
 //! `quotaExceeded` (HTTP 403) means the project's daily quota is spent; it resets at midnight
 //! Pacific time, so the request is retried then and no sooner (the transport defers the
@@ -60,7 +60,7 @@ fn pacific_offset_hours(t: OffsetDateTime) -> i64 {
     }
 }
 
-/// The next midnight in Pacific time after `now`, as UTC: when YouTube quotas reset.
+/// The next midnight in Pacific time after `now`, as UTC: when `YouTube` quotas reset.
 pub fn next_pacific_midnight(now: OffsetDateTime) -> OffsetDateTime {
     let local = now + Duration::hours(pacific_offset_hours(now));
     let next_day = local.date() + Duration::days(1);
