@@ -266,6 +266,13 @@ def main() -> int:
         },
     }
 
+    # The profile picture, fetched by tawthiq at its original size (without `_normal`): the
+    # first image of the corpus stands in for the school's logo.
+    avatar = "/pbs/profile_images/1409877000000000000/aBcDeFgH.jpg"
+    link(images[0], os.path.join(a.out, avatar.lstrip("/")))
+    media_urls.append(avatar)
+    media_bytes += os.path.getsize(images[0])
+
     def write_json(rel: str, doc: dict) -> int:
         body = (json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
         with open(os.path.join(a.out, rel), "wb") as f:

@@ -93,5 +93,8 @@ pub struct Profile {
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub counts: BTreeMap<String, u64>,
+    /// The profile picture (and banner, where a platform offers one), stored like post media.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<MediaRef>,
     pub route: Route,
 }

@@ -340,7 +340,7 @@ async fn an_interrupted_archive_leaves_nothing_behind() {
         .mount(&server)
         .await;
     let out = dir.path().join("out");
-    let hosts = format!("api.x.com={}/api", server.uri());
+    let hosts = format!("api.x.com={u}/api,pbs.twimg.com={u}/pbs", u = server.uri());
     let child = tawthiq()
         .args(["archive", "x", "me", "-o"])
         .arg(&out)

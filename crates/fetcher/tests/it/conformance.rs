@@ -94,6 +94,27 @@ pub fn assert_well_formed(report: &Report, sink: &MemorySink) {
         !report.statement.trim().is_empty(),
         "the report has a statement"
     );
+    if let Some(profile) = &sink.profile {
+        for m in &profile.media {
+            assert!(
+                m.original_url.starts_with("http"),
+                "profile media URL not absolute"
+            );
+            if let Some(sha) = &m.sha256 {
+                assert!(
+                    sink.media.contains_key(sha),
+                    "profile media {sha} was not stored"
+                );
+            } else {
+                assert!(
+                    sink.gaps
+                        .iter()
+                        .any(|g| g.url.as_deref() == Some(m.original_url.as_str())),
+                    "profile media missing without a gap"
+                );
+            }
+        }
+    }
     let mut ids = std::collections::HashSet::new();
     for item in &sink.items {
         assert!(

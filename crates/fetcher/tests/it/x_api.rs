@@ -24,6 +24,9 @@ const PHOTO2: &str = "/pbs/media/GUy7kRfWwAAx3Lm.jpg";
 const VIDEO_BEST: &str =
     "/video/ext_tw_video/1833446315262443955/pu/vid/avc1/1280x720/Kx9LmN3oP4qR5sT6.mp4";
 const GIF: &str = "/video/tweet_video/GVp2bCdWMAAq1Zt.mp4";
+/// The profile picture at its original size (`users_me.json` gives the `_normal` URL).
+const AVATAR: &str = "/pbs/profile_images/1456790123456789012/Xk3mPq9R.jpg";
+const AVATAR_BYTES: &[u8] = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00 school logo, original upload";
 
 const PHOTO1_BYTES: &[u8] = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00 photo one: school gate, orig";
 const PHOTO2_BYTES: &[u8] = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00 photo two: classroom, orig";
@@ -104,6 +107,13 @@ async fn mount_page2(server: &MockServer, times: u64) {
 }
 
 async fn mount_media(server: &MockServer, times: u64) {
+    mount(
+        server,
+        AVATAR,
+        bytes_ok(AVATAR_BYTES, "image/jpeg"),
+        Some(times),
+    )
+    .await;
     for (p, body, ty) in [
         (PHOTO1, PHOTO1_BYTES, "image/jpeg"),
         (PHOTO2, PHOTO2_BYTES, "image/jpeg"),
@@ -193,6 +203,16 @@ async fn captures_the_owner_timeline_with_media_to_the_end() {
         Some("https://x.com/madrasat_alnoor")
     );
     assert_eq!(profile.route, Route::Api);
+    assert_eq!(profile.media.len(), 1, "the profile picture");
+    assert_eq!(profile.media[0].sha256, Some(sha(AVATAR_BYTES)));
+    assert_eq!(
+        profile.media[0].original_url,
+        "https://pbs.twimg.com/profile_images/1456790123456789012/Xk3mPq9R_normal.jpg"
+    );
+    assert_eq!(
+        profile.media[0].chosen.as_ref().unwrap().url,
+        "https://pbs.twimg.com/profile_images/1456790123456789012/Xk3mPq9R.jpg"
+    );
     for (k, v) in [
         ("followers", 1532),
         ("following", 87),
@@ -365,8 +385,14 @@ async fn captures_the_owner_timeline_with_media_to_the_end() {
     assert_eq!(gm.chosen.as_ref().unwrap().bitrate, Some(0));
 
     // The sink holds exactly the served bytes.
-    assert_eq!(sink.media.len(), 4);
-    for b in [PHOTO1_BYTES, PHOTO2_BYTES, VIDEO_BYTES, GIF_BYTES] {
+    assert_eq!(sink.media.len(), 5);
+    for b in [
+        AVATAR_BYTES,
+        PHOTO1_BYTES,
+        PHOTO2_BYTES,
+        VIDEO_BYTES,
+        GIF_BYTES,
+    ] {
         assert_eq!(&sink.media[&sha(b)][..], b);
     }
 
@@ -657,10 +683,9 @@ async fn a_missing_media_file_and_a_withheld_reference_leave_gaps_not_failures()
     let server = MockServer::start().await;
     let mut me = fixture_json("users_me.json");
     me["data"]["public_metrics"]["tweet_count"] = json!(1);
-    me["data"]
-        .as_object_mut()
-        .unwrap()
-        .remove("pinned_tweet_id");
+    let data = me["data"].as_object_mut().unwrap();
+    data.remove("pinned_tweet_id");
+    data.remove("profile_image_url");
     me.as_object_mut().unwrap().remove("includes");
     mount(
         &server,

@@ -193,6 +193,8 @@ pub struct User {
     #[serde(default)]
     pub pinned_tweet_id: Option<String>,
     #[serde(default)]
+    pub profile_image_url: Option<String>,
+    #[serde(default)]
     pub public_metrics: Option<UserMetrics>,
 }
 
@@ -730,7 +732,27 @@ pub fn profile(user: &User) -> Profile {
         description: user.description.clone(),
         url: Some(format!("https://x.com/{}", user.username)),
         counts: reported_counts(user),
+        media: Vec::new(),
         route: Route::Api,
+    }
+}
+
+/// The original upload of a profile picture: X serves `…/NAME_normal.jpg` (48 px); without the
+/// size suffix (`_normal`, `_bigger`, `_mini`, `_200x200`, `_400x400`) is the original.
+pub fn profile_image_original(url: &str) -> String {
+    let (dir, file) = url.rsplit_once('/').unwrap_or(("", url));
+    let (stem, ext) = file
+        .rsplit_once('.')
+        .map_or((file, None), |(s, e)| (s, Some(e)));
+    let bare = ["_normal", "_bigger", "_mini", "_200x200", "_400x400"]
+        .iter()
+        .find_map(|suffix| stem.strip_suffix(suffix))
+        .unwrap_or(stem);
+    let file = ext.map_or_else(|| bare.to_owned(), |e| format!("{bare}.{e}"));
+    if dir.is_empty() {
+        file
+    } else {
+        format!("{dir}/{file}")
     }
 }
 
@@ -891,7 +913,11 @@ impl Run<'_> {
         let account =
             AccountId::new(&user.id).map_err(|e| malformed(&doc.url, format!("user id: {e}")))?;
         self.sink.begin(&account).await?;
-        self.sink.profile(profile(&user)).await?;
+        let mut prof = profile(&user);
+        if let Some(url) = user.profile_image_url.as_deref() {
+            prof.media.push(self.profile_image(url, &doc.url).await?);
+        }
+        self.sink.profile(prof).await?;
         // The only expansion here is the pinned post: a warning about it is its gap already.
         let mut withheld = HashSet::new();
         for w in &warnings {
@@ -951,6 +977,56 @@ impl Run<'_> {
             platform_reported: reported,
             captured: BTreeMap::from([("posts".to_owned(), captured), ("media".to_owned(), media)]),
             statement,
+        })
+    }
+
+    /// The profile picture at its original size; a per-file failure is a gap, not a stop.
+    async fn profile_image(&mut self, url: &str, doc_url: &str) -> Result<MediaRef> {
+        let original = profile_image_original(url);
+        let download = Url::parse(&original)
+            .map_err(|e| malformed(doc_url, format!("profile_image_url {url:?}: {e}")))?;
+        // X profile pictures are JPEG, PNG or GIF; the extension is all the URL says.
+        let ext = match original
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("png") => "png",
+            Some("gif") => "gif",
+            Some("webp") => "webp",
+            _ => "jpg",
+        };
+        let req = Request::new(Platform::X, "media", download).signals(&XSignals);
+        let sha256 = match self.transport.media(self.sink, &req, Some(ext)).await {
+            Ok(stored) => Some(stored.sha256),
+            Err(e) if is_per_file(&e) => {
+                let reason = if matches!(e, FetchError::NotFound { .. }) {
+                    GapReason::Unavailable
+                } else {
+                    GapReason::Other
+                };
+                self.gap(Gap {
+                    reason,
+                    detail: format!("the profile picture could not be downloaded: {e}"),
+                    item_id: None,
+                    url: Some(url.to_owned()),
+                })
+                .await?;
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(MediaRef {
+            sha256,
+            original_url: url.to_owned(),
+            chosen: Some(Rendition {
+                url: original,
+                content_type: None,
+                width: None,
+                height: None,
+                bitrate: None,
+            }),
+            offered: Vec::new(),
         })
     }
 
@@ -1113,6 +1189,24 @@ mod tests {
             source_path: "data/original/api/000002-tweets-p1.json",
             url: URL,
         }
+    }
+
+    #[test]
+    fn profile_pictures_are_fetched_at_original_size() {
+        assert_eq!(
+            profile_image_original(
+                "https://pbs.twimg.com/profile_images/1456790123456789012/Xk3mPq9R_normal.jpg"
+            ),
+            "https://pbs.twimg.com/profile_images/1456790123456789012/Xk3mPq9R.jpg"
+        );
+        assert_eq!(
+            profile_image_original("https://pbs.twimg.com/profile_images/1/a_b_400x400.png"),
+            "https://pbs.twimg.com/profile_images/1/a_b.png"
+        );
+        assert_eq!(
+            profile_image_original("https://pbs.twimg.com/profile_images/1/plain.jpg"),
+            "https://pbs.twimg.com/profile_images/1/plain.jpg"
+        );
     }
 
     #[test]

@@ -811,6 +811,7 @@ impl Source for XExport {
             description: profile_bio,
             url: username.as_ref().map(|u| format!("https://x.com/{u}")),
             counts: BTreeMap::new(),
+            media: Vec::new(),
             route: Route::Export,
         })
         .await?;
