@@ -150,13 +150,21 @@ impl Transport {
                     continue;
                 }
             };
-            let body = scrub_secret(answer.body, req.auth.as_ref());
+            let (body, scrubbed) = scrub_secret(answer.body, req.auth.as_ref());
             let ext = document_ext(&answer.headers);
             let stored = sink.document(req.endpoint, ext, body.clone()).await?;
             let mut entry = self.entry(req, &shown, started, Some(answer.status), &answer.headers);
             entry.body_sha256 = Some(stored.sha256);
             entry.body_bytes = Some(stored.size);
             entry.payload_path = Some(stored.path.clone());
+            if scrubbed {
+                // The stored body is not byte-exact: say so, and why, next to its digest.
+                let why = "the access token echoed in this body was replaced by [REDACTED]";
+                entry.note = Some(match entry.note.take() {
+                    Some(n) => format!("{why}; {n}"),
+                    None => why.to_owned(),
+                });
+            }
             let ex = Exchange {
                 platform: req.platform,
                 url: &shown,
@@ -577,12 +585,13 @@ fn request_error(e: &reqwest::Error, shown: &str, timeout: Duration) -> FetchErr
 
 /// Replaces any echo of the token in a body (some platforms put it in paging links) with
 /// `[REDACTED]`: a bundle must never hold a credential, even where the platform sent one.
-fn scrub_secret(body: Bytes, auth: Option<&Auth<'_>>) -> Bytes {
+/// Returns the body and whether it was changed.
+fn scrub_secret(body: Bytes, auth: Option<&Auth<'_>>) -> (Bytes, bool) {
     let Some(secret) = auth.map(|a| a.secret().expose().as_bytes()) else {
-        return body;
+        return (body, false);
     };
     if secret.len() < 8 || !body.windows(secret.len()).any(|w| w == secret) {
-        return body;
+        return (body, false);
     }
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
@@ -598,7 +607,7 @@ fn scrub_secret(body: Bytes, auth: Option<&Auth<'_>>) -> Bytes {
     tracing::warn!(
         "the platform echoed the access token in a response; it was redacted before storing"
     );
-    Bytes::from(out)
+    (Bytes::from(out), true)
 }
 
 fn content_type(headers: &HeaderMap) -> String {
@@ -666,7 +675,8 @@ mod tests {
         let body = Bytes::from_static(
             b"{\"paging\":{\"next\":\"https://graph/x?access_token=EAAGm0PX4ZCpsBA-token&after=Q\"}}",
         );
-        let out = scrub_secret(body, Some(&Auth::Bearer(&s)));
+        let (out, scrubbed) = scrub_secret(body, Some(&Auth::Bearer(&s)));
+        assert!(scrubbed);
         assert_eq!(
             &out[..],
             b"{\"paging\":{\"next\":\"https://graph/x?access_token=[REDACTED]&after=Q\"}}"

@@ -318,6 +318,16 @@ async fn tokens_reach_the_server_but_never_the_log_the_bodies_or_errors() {
         "the logged URL is the platform's, without the token"
     );
     assert_eq!(sink.log[0].headers["set-cookie"], "[REDACTED]");
+    // The stored body is not byte-exact any more, and the log says so next to its digest.
+    assert!(
+        sink.log[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("replaced by [REDACTED]"),
+        "{:?}",
+        sink.log[0].note
+    );
 }
 
 #[tokio::test]
