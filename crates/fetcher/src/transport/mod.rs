@@ -174,11 +174,7 @@ impl Transport {
                 now: self.clock.now(),
                 expect_json: true,
             };
-            let verdict = req
-                .signals
-                .and_then(|s| s.classify(&ex))
-                .unwrap_or_else(|| classify::generic(&ex));
-            match verdict {
+            match verdict(req, &ex) {
                 Verdict::Accept => {
                     if let Some(until) = req.signals.and_then(|s| s.spent_until(&ex)) {
                         self.mark_spent(req, until);
@@ -374,11 +370,7 @@ impl Transport {
             now: self.clock.now(),
             expect_json: false,
         };
-        let verdict = req
-            .signals
-            .and_then(|s| s.classify(&ex))
-            .unwrap_or_else(|| classify::generic(&ex));
-        match verdict {
+        match verdict(req, &ex) {
             Verdict::Accept => Err(MediaRefusal::Fail(FetchError::UnexpectedHtml {
                 url: shown.to_owned(),
             })),
@@ -531,6 +523,13 @@ enum MediaRefusal {
         error: Option<FetchError>,
     },
     Fail(FetchError),
+}
+
+/// The platform's reading of a response, else the generic rules.
+fn verdict(req: &Request<'_>, ex: &Exchange<'_>) -> Verdict {
+    req.signals
+        .and_then(|s| s.classify(ex))
+        .unwrap_or_else(|| classify::generic(ex))
 }
 
 /// The error to report when a retryable response keeps coming back: a server failure (5xx,

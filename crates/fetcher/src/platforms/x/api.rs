@@ -41,7 +41,7 @@ use url::Url;
 use super::signals::XSignals;
 use crate::auth::{Auth, Secret};
 use crate::error::{FetchError, Result};
-use crate::source::{Report, Sink, Source, Stored};
+use crate::source::{Report, Sink, Source};
 use crate::transport::{Document, Request, Transport};
 
 const API: &str = "https://api.x.com/2/";
@@ -980,6 +980,39 @@ impl Run<'_> {
         })
     }
 
+    /// Downloads one media file into the sink. A failure of this file alone (gone, too large,
+    /// an error page) is a gap naming `what`, `item_id` and `gap_url`, and `None`; anything
+    /// that concerns the whole account (quota, token, network, storage) stops the capture.
+    async fn download(
+        &mut self,
+        url: Url,
+        ext: &str,
+        what: &str,
+        item_id: Option<&str>,
+        gap_url: &str,
+    ) -> Result<Option<ContentId>> {
+        let req = Request::new(Platform::X, "media", url).signals(&XSignals);
+        match self.transport.media(self.sink, &req, Some(ext)).await {
+            Ok(stored) => Ok(Some(stored.sha256)),
+            Err(e) if is_per_file(&e) => {
+                let reason = if matches!(e, FetchError::NotFound { .. }) {
+                    GapReason::Unavailable
+                } else {
+                    GapReason::Other
+                };
+                self.gap(Gap {
+                    reason,
+                    detail: format!("{what} could not be downloaded: {e}"),
+                    item_id: item_id.map(str::to_owned),
+                    url: Some(gap_url.to_owned()),
+                })
+                .await?;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The profile picture at its original size; a per-file failure is a gap, not a stop.
     async fn profile_image(&mut self, url: &str, doc_url: &str) -> Result<MediaRef> {
         let original = profile_image_original(url);
@@ -996,26 +1029,9 @@ impl Run<'_> {
             Some("webp") => "webp",
             _ => "jpg",
         };
-        let req = Request::new(Platform::X, "media", download).signals(&XSignals);
-        let sha256 = match self.transport.media(self.sink, &req, Some(ext)).await {
-            Ok(stored) => Some(stored.sha256),
-            Err(e) if is_per_file(&e) => {
-                let reason = if matches!(e, FetchError::NotFound { .. }) {
-                    GapReason::Unavailable
-                } else {
-                    GapReason::Other
-                };
-                self.gap(Gap {
-                    reason,
-                    detail: format!("the profile picture could not be downloaded: {e}"),
-                    item_id: None,
-                    url: Some(url.to_owned()),
-                })
-                .await?;
-                None
-            }
-            Err(e) => return Err(e),
-        };
+        let sha256 = self
+            .download(download, ext, "the profile picture", None, url)
+            .await?;
         Ok(MediaRef {
             sha256,
             original_url: url.to_owned(),
@@ -1141,29 +1157,13 @@ impl Run<'_> {
         let sha = if let Some(outcome) = self.media.get(&key) {
             *outcome
         } else {
-            let req = Request::new(Platform::X, "media", download).signals(&XSignals);
-            let outcome = match self.transport.media(self.sink, &req, Some(ext)).await {
-                Ok(Stored { sha256, .. }) => {
-                    self.stored_media.insert(sha256);
-                    Some(sha256)
-                }
-                Err(e) if is_per_file(&e) => {
-                    let reason = if matches!(e, FetchError::NotFound { .. }) {
-                        GapReason::Unavailable
-                    } else {
-                        GapReason::Other
-                    };
-                    self.gap(Gap {
-                        reason,
-                        detail: format!("media {key} could not be downloaded: {e}"),
-                        item_id: Some(item_id.to_owned()),
-                        url: Some(original_url.clone()),
-                    })
-                    .await?;
-                    None
-                }
-                Err(e) => return Err(e),
-            };
+            let what = format!("media {key}");
+            let outcome = self
+                .download(download, ext, &what, Some(item_id), &original_url)
+                .await?;
+            if let Some(sha256) = outcome {
+                self.stored_media.insert(sha256);
+            }
             self.media.insert(key, outcome);
             outcome
         };
