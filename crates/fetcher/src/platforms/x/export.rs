@@ -18,19 +18,17 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use model::{
-    AccountId, CaptureLogEntry, ContentId, Gap, GapReason, Item, ItemKind, MediaRef, Platform,
-    Profile, Rendition, Route,
+    AccountId, CaptureLogEntry, Gap, GapReason, Item, ItemKind, MediaRef, Platform, Profile,
+    Rendition, Route,
 };
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::{FetchError, Result};
-use crate::export_zip::{ExportZip, ZipEntry, ZipLimits, ZipStream};
-use crate::source::{ByteStream, Report, Sink, Source, Stored};
+use crate::export_zip::{ExportZip, ZipEntry, ZipLimits};
+use crate::source::{Report, Sink, Source, Stored};
 
 /// Largest JavaScript data file read into memory (big accounts' `tweets.js` reach hundreds of MB).
 const MAX_JS_BYTES: u64 = 4 * 1024 * 1024 * 1024;
@@ -199,24 +197,14 @@ impl XExport {
         }
     }
 
-    /// Stores one entry byte-exact, checks it against an independent hash, and logs it.
+    /// Stores one entry byte-exact and logs it. The sink hashes the bytes as they stream (once:
+    /// this is the hot path of multi-gigabyte exports); the zip reader has already checked the
+    /// entry's CRC-32 and declared size on the way.
     async fn store(&self, sink: &mut dyn Sink, entry: &ZipEntry) -> Result<Stored> {
-        let mut stream = HashingStream {
-            inner: self.zip.stream(&entry.name)?,
-            hasher: Sha256::new(),
-            len: 0,
-        };
+        let mut stream = self.zip.stream(&entry.name)?;
         let stored = sink
             .export_file(&entry.name, Some(entry.size), &mut stream)
             .await?;
-        while stream.next_chunk().await?.is_some() {}
-        let (sha, len) = (ContentId(stream.hasher.finalize().into()), stream.len);
-        if sha != stored.sha256 || len != stored.size {
-            return Err(FetchError::Sink(format!(
-                "stored {} differs from {:?} in the export",
-                stored.path, entry.name
-            )));
-        }
         sink.log(CaptureLogEntry {
             seq: 0,
             time: entry.modified.unwrap_or(OffsetDateTime::UNIX_EPOCH),
@@ -229,7 +217,7 @@ impl XExport {
             payload_path: Some(stored.path.clone()),
             tool: TOOL.into(),
             source_path: Some(entry.name.clone()),
-            source_sha256: Some(sha),
+            source_sha256: Some(stored.sha256),
             note: None,
         })
         .await?;
@@ -254,24 +242,6 @@ pub fn find_root<'a>(names: impl Iterator<Item = &'a str> + Clone) -> Option<Str
     let root = format!("{first}/");
     let data = format!("{root}data/");
     names.clone().any(|n| n.starts_with(&data)).then_some(root)
-}
-
-struct HashingStream {
-    inner: ZipStream,
-    hasher: Sha256,
-    len: u64,
-}
-
-#[async_trait]
-impl ByteStream for HashingStream {
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
-        let chunk = self.inner.next_chunk().await?;
-        if let Some(c) = &chunk {
-            self.hasher.update(c);
-            self.len += c.len() as u64;
-        }
-        Ok(chunk)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
