@@ -60,6 +60,17 @@ impl MemorySink {
     }
 }
 
+impl MemorySink {
+    /// A whole body; a stream that fails is counted as discarded (nothing is kept).
+    async fn receive(&mut self, body: &mut dyn ByteStream) -> Result<Bytes> {
+        let received = drain(body).await;
+        if received.is_err() {
+            self.discarded += 1;
+        }
+        received
+    }
+}
+
 async fn drain(body: &mut dyn ByteStream) -> Result<Bytes> {
     let mut buf = BytesMut::new();
     while let Some(chunk) = body.next_chunk().await? {
@@ -101,23 +112,15 @@ impl Sink for MemorySink {
         _expected_len: Option<u64>,
         body: &mut dyn ByteStream,
     ) -> Result<Stored> {
-        let bytes = match drain(body).await {
-            Ok(b) => b,
-            Err(e) => {
-                self.discarded += 1;
-                return Err(e);
-            }
-        };
-        let id = ContentId(Sha256::digest(&bytes).into());
-        let hex = id.to_string();
-        let path = format!(
+        let bytes = self.receive(body).await?;
+        let mut s = stored(String::new(), &bytes, false);
+        let hex = s.sha256.to_string();
+        s.path = format!(
             "data/original/media/sha256/{}/{hex}.{}",
             &hex[..2],
             ext.unwrap_or("bin")
         );
-        let duplicate = self.media.contains_key(&id);
-        let s = stored(path, &bytes, duplicate);
-        self.media.insert(id, bytes);
+        s.duplicate = self.media.insert(s.sha256, bytes).is_some();
         Ok(s)
     }
 
@@ -127,13 +130,7 @@ impl Sink for MemorySink {
         _expected_len: Option<u64>,
         body: &mut dyn ByteStream,
     ) -> Result<Stored> {
-        let bytes = match drain(body).await {
-            Ok(b) => b,
-            Err(e) => {
-                self.discarded += 1;
-                return Err(e);
-            }
-        };
+        let bytes = self.receive(body).await?;
         let s = stored(
             format!("data/original/export/{path_in_export}"),
             &bytes,
