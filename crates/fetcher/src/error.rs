@@ -48,6 +48,10 @@ pub enum FetchError {
         until: OffsetDateTime,
         max_wait: Duration,
     },
+    /// This route cannot capture this account (an Instagram personal account has no API);
+    /// `detail` says which route can. Terminal.
+    #[error("{platform}: {detail}")]
+    WrongRoute { platform: Platform, detail: String },
     /// An HTML page (login wall, consent page, captcha) where data was expected. Terminal.
     #[error("got an HTML page instead of data from {url} (login wall or error page)")]
     UnexpectedHtml { url: String },
@@ -138,6 +142,7 @@ impl FetchError {
             FetchError::QuotaExhausted { .. } => "quota_exhausted",
             FetchError::RateLimited { .. } => "rate_limited",
             FetchError::Deferred { .. } => "deferred",
+            FetchError::WrongRoute { .. } => "wrong_route",
             FetchError::UnexpectedHtml { .. } => "unexpected_html",
             FetchError::Malformed { .. } => "malformed",
             FetchError::TooLarge { .. } => "too_large",

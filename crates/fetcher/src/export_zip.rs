@@ -27,7 +27,7 @@
 //! Names: the UTF-8 name when the entry's UTF-8 flag is set, else `zip`'s CP437 decoding, kept
 //! as a `String` exactly (bag writers escape non-ASCII themselves).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -39,7 +39,11 @@ use tokio::sync::{mpsc, oneshot};
 use zip::{CompressionMethod, ZipArchive};
 
 use crate::error::{FetchError, Result};
-use crate::source::ByteStream;
+use crate::source::{ByteStream, Sink, Stored};
+use model::CaptureLogEntry;
+
+/// The tool named in the capture log of imported files.
+pub const IMPORT_TOOL: &str = concat!("tawthiq ", env!("CARGO_PKG_VERSION"));
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
@@ -181,6 +185,34 @@ impl ExportZip {
             label: self.label.clone(),
             done: false,
         })
+    }
+
+    /// Stores one entry byte-exact under its name in the export and logs it as an `IMPORT`
+    /// timed by the entry (so a re-import is identical). The sink hashes the bytes as they
+    /// stream (once: this is the hot path of multi-gigabyte exports); the reader checks the
+    /// entry's CRC-32 and declared size on the way.
+    pub async fn store_entry(&self, sink: &mut dyn Sink, entry: &ZipEntry) -> Result<Stored> {
+        let mut stream = self.stream(&entry.name)?;
+        let stored = sink
+            .export_file(&entry.name, Some(entry.size), &mut stream)
+            .await?;
+        sink.log(CaptureLogEntry {
+            seq: 0,
+            time: entry.modified.unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            method: "IMPORT".into(),
+            url: String::new(),
+            status: None,
+            headers: BTreeMap::new(),
+            body_sha256: Some(stored.sha256),
+            body_bytes: Some(stored.size),
+            payload_path: Some(stored.path.clone()),
+            tool: IMPORT_TOOL.into(),
+            source_path: Some(entry.name.clone()),
+            source_sha256: Some(stored.sha256),
+            note: None,
+        })
+        .await?;
+        Ok(stored)
     }
 
     /// The whole entry in memory; refused if it declares more than `cap` bytes.

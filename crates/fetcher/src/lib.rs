@@ -24,6 +24,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod export_zip;
+pub mod media;
 pub mod memory_sink;
 pub mod platforms;
 pub mod source;

@@ -1,4 +1,6 @@
-//! Meta (Instagram and Facebook share the Graph API's error object and usage headers): the
-//! signals module is used by both platforms' adapters.
+//! Meta: Instagram and Facebook share the Graph API (hosts, token parameter, paging, error
+//! object, usage headers) and the "Download Your Information" export with its mojibake.
 
+pub mod graph;
+pub mod mojibake;
 pub mod signals;

@@ -41,6 +41,7 @@ use url::Url;
 use super::signals::XSignals;
 use crate::auth::{Auth, Secret};
 use crate::error::{FetchError, Result};
+use crate::media::{Missing, download_or_gap};
 use crate::source::{Report, Sink, Source};
 use crate::transport::{Document, Request, Transport};
 
@@ -862,20 +863,6 @@ fn warning_gap(w: &PartialError, referenced_by: Option<&str>) -> Gap {
     }
 }
 
-/// Per-file failures leave a gap; anything about the account, the token or the bundle stops.
-fn is_per_file(e: &FetchError) -> bool {
-    matches!(
-        e,
-        FetchError::NotFound { .. }
-            | FetchError::Protected { .. }
-            | FetchError::TooLarge { .. }
-            | FetchError::UnexpectedHtml { .. }
-            | FetchError::Http { .. }
-            | FetchError::Truncated { .. }
-            | FetchError::Malformed { .. }
-    )
-}
-
 // ---------------------------------------------------------------------------------------------
 // The capture.
 
@@ -980,9 +967,8 @@ impl Run<'_> {
         })
     }
 
-    /// Downloads one media file into the sink. A failure of this file alone (gone, too large,
-    /// an error page) is a gap naming `what`, `item_id` and `gap_url`, and `None`; anything
-    /// that concerns the whole account (quota, token, network, storage) stops the capture.
+    /// Downloads one media file into the sink; a failure of this file alone is a gap
+    /// ([`download_or_gap`]) and `None`.
     async fn download(
         &mut self,
         url: Url,
@@ -992,25 +978,16 @@ impl Run<'_> {
         gap_url: &str,
     ) -> Result<Option<ContentId>> {
         let req = Request::new(Platform::X, "media", url).signals(&XSignals);
-        match self.transport.media(self.sink, &req, Some(ext)).await {
-            Ok(stored) => Ok(Some(stored.sha256)),
-            Err(e) if is_per_file(&e) => {
-                let reason = if matches!(e, FetchError::NotFound { .. }) {
-                    GapReason::Unavailable
-                } else {
-                    GapReason::Other
-                };
-                self.gap(Gap {
-                    reason,
-                    detail: format!("{what} could not be downloaded: {e}"),
-                    item_id: item_id.map(str::to_owned),
-                    url: Some(gap_url.to_owned()),
-                })
-                .await?;
-                Ok(None)
-            }
-            Err(e) => Err(e),
+        let missing = Missing {
+            what,
+            item_id,
+            url: gap_url,
+        };
+        let stored = download_or_gap(self.transport, self.sink, &req, Some(ext), missing).await?;
+        if stored.is_none() {
+            self.gaps += 1;
         }
+        Ok(stored.map(|s| s.sha256))
     }
 
     /// The profile picture at its original size; a per-file failure is a gap, not a stop.

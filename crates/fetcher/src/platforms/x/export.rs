@@ -19,8 +19,7 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use model::{
-    AccountId, CaptureLogEntry, Gap, GapReason, Item, ItemKind, MediaRef, Platform, Profile,
-    Rendition, Route,
+    AccountId, Gap, GapReason, Item, ItemKind, MediaRef, Platform, Profile, Rendition, Route,
 };
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -32,7 +31,6 @@ use crate::source::{Report, Sink, Source, Stored};
 
 /// Largest JavaScript data file read into memory (big accounts' `tweets.js` reach hundreds of MB).
 const MAX_JS_BYTES: u64 = 4 * 1024 * 1024 * 1024;
-const TOOL: &str = concat!("tawthiq ", env!("CARGO_PKG_VERSION"));
 
 /// One kind of private file in the archive, never imported. `pattern` is matched against the
 /// path under `data/`: a trailing `*` makes it a prefix, otherwise it is the exact name.
@@ -197,31 +195,8 @@ impl XExport {
         }
     }
 
-    /// Stores one entry byte-exact and logs it. The sink hashes the bytes as they stream (once:
-    /// this is the hot path of multi-gigabyte exports); the zip reader has already checked the
-    /// entry's CRC-32 and declared size on the way.
     async fn store(&self, sink: &mut dyn Sink, entry: &ZipEntry) -> Result<Stored> {
-        let mut stream = self.zip.stream(&entry.name)?;
-        let stored = sink
-            .export_file(&entry.name, Some(entry.size), &mut stream)
-            .await?;
-        sink.log(CaptureLogEntry {
-            seq: 0,
-            time: entry.modified.unwrap_or(OffsetDateTime::UNIX_EPOCH),
-            method: "IMPORT".into(),
-            url: String::new(),
-            status: None,
-            headers: BTreeMap::new(),
-            body_sha256: Some(stored.sha256),
-            body_bytes: Some(stored.size),
-            payload_path: Some(stored.path.clone()),
-            tool: TOOL.into(),
-            source_path: Some(entry.name.clone()),
-            source_sha256: Some(stored.sha256),
-            note: None,
-        })
-        .await?;
-        Ok(stored)
+        self.zip.store_entry(sink, entry).await
     }
 }
 
