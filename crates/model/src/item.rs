@@ -40,6 +40,8 @@ pub struct Rendition {
 pub struct MediaRef {
     /// `None` when the media could not be stored (a gap says why).
     pub sha256: Option<ContentId>,
+    /// The URL the platform gave for the media; for a file of an owner's export that carries
+    /// no URL (Meta's DYI), its path inside the export.
     pub original_url: String,
     /// The rendition that was downloaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
