@@ -8,7 +8,7 @@ use std::process::Output;
 use wiremock::matchers::{header, method, path, path_regex, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{self, keygen, tawthiq};
+use crate::support::{self, contains, keygen, media_bytes, only_file, tawthiq, write_zip};
 
 const TOKEN: &str = "TQ-CLI-SECRET-aGlkZGVuIHRva2Vu-0042";
 
@@ -17,12 +17,6 @@ fn fixture(rel: &str) -> Vec<u8> {
         .join("../fetcher/tests/fixtures/x")
         .join(rel);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn media_bytes(seed: u8, n: usize, head: &[u8]) -> Vec<u8> {
-    let mut v = head.to_vec();
-    v.extend((0..n).map(|i| (i as u8).wrapping_mul(13).wrapping_add(seed)));
-    v
 }
 
 /// A replay of the X API and CDNs: the owner, two timeline pages, photos and videos.
@@ -86,19 +80,6 @@ async fn run_archive(server: &MockServer, out: &Path, key: &Path, extra: &[&str]
     tokio::task::spawn_blocking(move || support::run(&mut c))
         .await
         .unwrap()
-}
-
-fn only_file(dir: &Path) -> PathBuf {
-    let files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    files[0].clone()
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,16 +206,6 @@ fn a_missing_token_is_explained() {
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("TAWTHIQ_X_TOKEN"), "{stderr}");
-}
-
-fn write_zip(path: &Path, files: &[(&str, &[u8])]) {
-    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    for (name, body) in files {
-        z.start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
-        std::io::Write::write_all(&mut z, body).unwrap();
-    }
-    z.finish().unwrap();
 }
 
 fn export_fixture(rel: &str) -> Vec<u8> {

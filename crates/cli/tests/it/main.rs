@@ -5,4 +5,5 @@ mod support;
 mod capture;
 mod errors;
 mod independent_tools;
+mod meta;
 mod workflow;

@@ -103,3 +103,32 @@ pub fn bundle(folder: &Path, keys: &Keys, out: &Path, extra: &[&str]) -> PathBuf
         .args(extra));
     PathBuf::from(stdout.trim())
 }
+
+pub fn media_bytes(seed: u8, n: usize, head: &[u8]) -> Vec<u8> {
+    let mut v = head.to_vec();
+    v.extend((0..n).map(|i| (i as u8).wrapping_mul(13).wrapping_add(seed)));
+    v
+}
+
+pub fn only_file(dir: &Path) -> PathBuf {
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+pub fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+pub fn write_zip(path: &Path, files: &[(&str, &[u8])]) {
+    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, body) in files {
+        z.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut z, body).unwrap();
+    }
+    z.finish().unwrap();
+}
