@@ -3,6 +3,8 @@
 //! (`tests/fixtures/<platform>/`).
 
 mod conformance;
+mod facebook_export;
+mod instagram_export;
 mod transport;
 mod x_api;
 mod x_export;
