@@ -18,6 +18,8 @@
 //!   declares, or whose CRC-32 does not match, fails mid-stream with an error, so the sink
 //!   discards what it received.
 //!
+//! - [`ExportParts`] reads the several zips of one split export as one.
+//!
 //! Design: `zip`'s entry readers are not `Send`, a [`ByteStream`] must be. A worker thread owns
 //! the `ZipArchive<File>`; [`ExportZip`] sends it jobs over a channel, and each
 //! [`ExportZip::stream`] gets a bounded channel of ~1 MiB chunks that the worker fills with
@@ -266,6 +268,122 @@ impl ByteStream for ZipStream {
                 Err(refuse(&self.label, "the zip reader stopped mid-entry"))
             }
         }
+    }
+}
+
+/// Several zips of one export read as one (Meta and Google Takeout split large exports into
+/// parts that must be merged).
+///
+/// Each part is opened and validated like an [`ExportZip`] (the [`ZipLimits`] apply per part).
+/// Entries are listed part by part, each part in central-directory order. A name present in
+/// two parts is listed once when both copies declare the same size and CRC-32 (exporters repeat
+/// some files in every part); different content under one name, or names that differ only by
+/// case across parts, refuse the export, as inside one zip.
+#[derive(Debug)]
+pub struct ExportParts {
+    parts: Vec<ExportZip>,
+    label: String,
+    entries: Vec<ZipEntry>,
+    /// Entry name → (index in `entries`, part holding it).
+    by_name: HashMap<String, (usize, usize)>,
+}
+
+impl ExportParts {
+    /// Opens and validates every part; nothing is read from any entry before all passed.
+    pub async fn open(paths: &[PathBuf], limits: ZipLimits) -> Result<ExportParts> {
+        if paths.is_empty() {
+            return Err(refuse("(none)", "no export file given"));
+        }
+        let mut parts = Vec::with_capacity(paths.len());
+        for p in paths {
+            parts.push(ExportZip::open(p, limits).await?);
+        }
+        let label = parts
+            .iter()
+            .map(ExportZip::label)
+            .collect::<Vec<_>>()
+            .join(" + ");
+        let mut entries: Vec<ZipEntry> = Vec::new();
+        let mut by_name: HashMap<String, (usize, usize)> = HashMap::new();
+        let mut folded: HashMap<String, String> = HashMap::new();
+        for (pi, part) in parts.iter().enumerate() {
+            for e in part.entries() {
+                if let Some(&(i, other)) = by_name.get(&e.name) {
+                    let first = &entries[i];
+                    if first.size == e.size && first.crc32 == e.crc32 {
+                        continue;
+                    }
+                    return Err(refuse(
+                        &label,
+                        format!(
+                            "entry {:?} is in {} and in {} with different content",
+                            e.name,
+                            parts[other].label(),
+                            part.label()
+                        ),
+                    ));
+                }
+                if let Some(other) = folded.insert(e.name.to_lowercase(), e.name.clone()) {
+                    return Err(refuse(
+                        &label,
+                        format!(
+                            "entry {:?} in {}: duplicate of {other:?} in another part (names differ only by case)",
+                            e.name,
+                            part.label()
+                        ),
+                    ));
+                }
+                by_name.insert(e.name.clone(), (entries.len(), pi));
+                entries.push(e.clone());
+            }
+        }
+        Ok(ExportParts {
+            parts,
+            label,
+            entries,
+            by_name,
+        })
+    }
+
+    /// The parts' paths joined with ` + `.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Each part's path, in the order given.
+    pub fn part_labels(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().map(ExportZip::label)
+    }
+
+    /// Every file entry of every part, each name once.
+    pub fn entries(&self) -> &[ZipEntry] {
+        &self.entries
+    }
+
+    pub fn entry(&self, name: &str) -> Option<&ZipEntry> {
+        self.by_name.get(name).map(|&(i, _)| &self.entries[i])
+    }
+
+    fn part_of(&self, name: &str) -> Result<&ExportZip> {
+        self.by_name
+            .get(name)
+            .map(|&(_, p)| &self.parts[p])
+            .ok_or_else(|| refuse(&self.label, format!("no entry named {name:?}")))
+    }
+
+    /// See [`ExportZip::stream`].
+    pub fn stream(&self, name: &str) -> Result<ZipStream> {
+        self.part_of(name)?.stream(name)
+    }
+
+    /// See [`ExportZip::store_entry`]; the entry is stored under its name, whichever part holds it.
+    pub async fn store_entry(&self, sink: &mut dyn Sink, entry: &ZipEntry) -> Result<Stored> {
+        self.part_of(&entry.name)?.store_entry(sink, entry).await
+    }
+
+    /// See [`ExportZip::read`].
+    pub async fn read(&self, name: &str, cap: u64) -> Result<Bytes> {
+        self.part_of(name)?.read(name, cap).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per platform, each with its routes (`api`, `export`, `web`) and its signals.
-//! Meta's Graph API signals are shared by Instagram and Facebook.
+//! What Instagram and Facebook share (Graph API, signals, DYI exports) lives in `meta`.
 
+pub mod facebook;
 pub mod instagram;
 pub mod meta;
 pub mod x;

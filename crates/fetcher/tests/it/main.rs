@@ -3,7 +3,9 @@
 //! (`tests/fixtures/<platform>/`).
 
 mod conformance;
+mod facebook_export;
 mod instagram_api;
+mod instagram_export;
 mod transport;
 mod x_api;
 mod x_export;
