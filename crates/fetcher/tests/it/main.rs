@@ -3,6 +3,7 @@
 //! (`tests/fixtures/<platform>/`).
 
 mod conformance;
+mod facebook_api;
 mod transport;
 mod x_api;
 mod x_export;
