@@ -97,12 +97,12 @@ pub fn assert_well_formed(report: &Report, sink: &MemorySink) {
     if let Some(profile) = &sink.profile {
         for m in &profile.media {
             assert!(
-                m.original_url.starts_with("http"),
-                "profile media URL not absolute"
+                m.original_url.starts_with("http") || is_export_file(sink, m),
+                "profile media URL neither absolute nor a stored export file"
             );
             if let Some(sha) = &m.sha256 {
                 assert!(
-                    sink.media.contains_key(sha),
+                    sink.media.contains_key(sha) || is_export_file(sink, m),
                     "profile media {sha} was not stored"
                 );
             } else {
@@ -123,13 +123,8 @@ pub fn assert_well_formed(report: &Report, sink: &MemorySink) {
             item.id
         );
         for m in &item.media {
-            // An export file the platform gave no URL for is named by its path in the export.
-            let from_export = sink
-                .export_files
-                .get(&m.original_url)
-                .is_some_and(|(_, s)| Some(s.sha256) == m.sha256);
             assert!(
-                from_export
+                is_export_file(sink, m)
                     || m.original_url.starts_with("https://")
                     || m.original_url.starts_with("http://"),
                 "media URL of item {} is neither absolute nor a stored export file: {}",
@@ -181,6 +176,13 @@ pub fn assert_well_formed(report: &Report, sink: &MemorySink) {
             }
         }
     }
+}
+
+/// An export file the platform gave no URL for is named by its path in the export.
+fn is_export_file(sink: &MemorySink, m: &model::MediaRef) -> bool {
+    sink.export_files
+        .get(&m.original_url)
+        .is_some_and(|(_, s)| Some(s.sha256) == m.sha256)
 }
 
 /// No byte the sink holds, nor `extra` (printed output, reports), contains [`SECRET`].

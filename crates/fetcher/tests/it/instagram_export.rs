@@ -377,7 +377,8 @@ async fn imports_the_2025_layout_field_by_field() {
     );
     assert_eq!(
         single.media[0].original_url,
-        "https://accountscenter.instagram.com/info_and_permissions/dyi/#media/posts/202409/17900000000000001.jpg"
+        "media/posts/202409/17900000000000001.jpg",
+        "an export file is named by its path in the export"
     );
     let carousel = &sink.items[1];
     assert_eq!(carousel.media.len(), 2);

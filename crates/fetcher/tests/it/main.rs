@@ -3,6 +3,7 @@
 //! (`tests/fixtures/<platform>/`).
 
 mod conformance;
+mod facebook_api;
 mod facebook_export;
 mod instagram_api;
 mod instagram_export;

@@ -401,6 +401,16 @@ impl Source for InstagramExport {
         if let Some(e) = &profile_entry {
             files.store(dyi, sink, e, false).await?;
         }
+        let mut picture = Vec::new();
+        if let Some(uri) = &profile.photo_uri {
+            let (media, gap) = files
+                .media_ref(dyi, sink, uri, "profile picture", None)
+                .await?;
+            picture.push(media);
+            if let Some(g) = gap {
+                sink.gap(g).await?;
+            }
+        }
         let username = profile.username.clone();
         sink.profile(Profile {
             platform: P,
@@ -412,20 +422,10 @@ impl Source for InstagramExport {
                 .as_ref()
                 .map(|u| format!("https://www.instagram.com/{u}/")),
             counts: BTreeMap::new(),
-            // The picture is stored as a file of the export (under `media/`), not as
-            // `Profile::media`: that field is for files stored through `Sink::media`.
-            media: Vec::new(),
+            media: picture,
             route: Route::Export,
         })
         .await?;
-        if let Some(uri) = &profile.photo_uri {
-            let (_, gap) = files
-                .media_ref(dyi, sink, uri, "profile picture", None)
-                .await?;
-            if let Some(g) = gap {
-                sink.gap(g).await?;
-            }
-        }
         for (e, r) in &roles {
             if r.is_data() || *r == Role::Public {
                 files.store(dyi, sink, e, false).await?;

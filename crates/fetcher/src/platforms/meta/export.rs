@@ -15,13 +15,10 @@
 //! - **Privacy.** Files under the folders of [`PRIVATE`] (messages, contacts, login and
 //!   security data, ads, search and other logged activity…) are never read nor stored, even
 //!   when a post refers to one; the report counts them by kind.
-//! - **Media URLs.** DYI gives no media URL, only a `uri` relative to the export root. Every
-//!   `MediaRef::original_url` must be absolute, so a file of the export is named by the
-//!   Accounts Center page the export is downloaded from, with the `uri` as the fragment:
-//!   `https://accountscenter.instagram.com/info_and_permissions/dyi/#media/posts/202409/1.jpg`
-//!   ([`export_media_url`]). The fragment never reaches a server, so the URL names the file
-//!   without pretending to be a download address. A `uri` that is already an `http(s)` URL is
-//!   kept as is.
+//! - **Media references.** DYI gives no media URL, only a `uri` relative to the export root:
+//!   `MediaRef::original_url` is the file's path inside the export (the name it is stored
+//!   under in `data/original/export/`), or the `uri` as written when the file is missing. A
+//!   `uri` that is already an `http(s)` URL is kept as is.
 //! - **Missing files.** A `uri` absent from every part is a [`GapReason::MissingFromExport`]
 //!   gap naming the item, never an error.
 //! - **Ids.** DYI has no post ids: items are named `<kind>-<creation Unix seconds>`, with
@@ -299,24 +296,6 @@ pub fn malformed(platform: Platform, file: &str, detail: impl Into<String>) -> F
     }
 }
 
-/// The absolute URL recorded for a file of the export (see the module documentation).
-pub fn export_media_url(platform: Platform, uri: &str) -> String {
-    if uri.starts_with("https://") || uri.starts_with("http://") {
-        return uri.to_owned();
-    }
-    let base = match platform {
-        Platform::Facebook => "https://accountscenter.facebook.com/info_and_permissions/dyi/",
-        _ => "https://accountscenter.instagram.com/info_and_permissions/dyi/",
-    };
-    match url::Url::parse(base) {
-        Ok(mut u) => {
-            u.set_fragment(Some(uri.trim_start_matches('/')));
-            u.to_string()
-        }
-        Err(_) => format!("{base}#{uri}"),
-    }
-}
-
 /// Unix seconds (a number, or a string of digits) as UTC.
 pub fn unix_time(v: Option<&Value>) -> Option<OffsetDateTime> {
     let secs = match v? {
@@ -445,8 +424,10 @@ impl FileStore {
         owner: &str,
         item_id: Option<&str>,
     ) -> Result<(MediaRef, Option<Gap>)> {
-        let original_url = export_media_url(dyi.platform(), uri);
         let entry = dyi.resolve(uri).cloned();
+        let original_url = entry
+            .as_ref()
+            .map_or_else(|| uri.to_owned(), |e| e.name.clone());
         let private = private_kind(uri.trim_start_matches('/'));
         let (sha256, gap) = match (entry, private) {
             (Some(e), None) => (Some(self.store(dyi, sink, &e, true).await?.sha256), None),
@@ -620,26 +601,6 @@ mod tests {
         );
         assert_eq!(r(&["a/content/posts_1.json", "b/x"]), None);
         assert_eq!(r(&["x.txt"]), None);
-    }
-
-    #[test]
-    fn media_urls_are_absolute_and_name_the_file() {
-        assert_eq!(
-            export_media_url(Platform::Instagram, "media/posts/202409/1.jpg"),
-            "https://accountscenter.instagram.com/info_and_permissions/dyi/#media/posts/202409/1.jpg"
-        );
-        let fb = export_media_url(
-            Platform::Facebook,
-            "this_profile's_activity_across_facebook/posts/media/ألبوم 1/2.jpg",
-        );
-        assert!(fb.starts_with(
-            "https://accountscenter.facebook.com/info_and_permissions/dyi/#this_profile's_activity"
-        ));
-        assert!(!fb.contains(' ') && fb.is_ascii(), "{fb}");
-        assert_eq!(
-            export_media_url(Platform::Facebook, "https://example.org/v.mp4"),
-            "https://example.org/v.mp4"
-        );
     }
 
     #[test]
