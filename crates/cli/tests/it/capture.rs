@@ -2,7 +2,7 @@
 //! server (real HTTP over loopback), the bundle checked by the verifier, the token searched
 //! for in every byte the run produced.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use wiremock::matchers::{header, method, path, path_regex, query_param, query_param_is_missing};
