@@ -26,7 +26,8 @@
 //! `blocking_send`. The worker serves one stream at a time: drain (or drop) a stream before
 //! starting the next. Dropping the [`ExportZip`] ends the worker.
 //!
-//! Names: the UTF-8 name when the entry's UTF-8 flag is set, else `zip`'s CP437 decoding, kept
+//! Names: the name's bytes as UTF-8 when they are valid UTF-8 (whether or not the entry's UTF-8
+//! flag is set: many tools omit it), else `zip`'s CP437 decoding, kept
 //! as a `String` exactly (bag writers escape non-ASCII themselves).
 
 use std::collections::{BTreeMap, HashMap};
@@ -84,7 +85,7 @@ impl Default for ZipLimits {
 /// One file of the export (folders are validated but not listed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZipEntry {
-    /// The name exactly as the zip gives it (UTF-8, or CP437-decoded when the flag is unset).
+    /// The name exactly as the zip gives it (UTF-8 when its bytes are, else CP437-decoded).
     pub name: String,
     /// Declared uncompressed size (enforced while streaming).
     pub size: u64,
@@ -564,7 +565,7 @@ fn open_validated(
         let f = archive
             .by_index_raw(index)
             .map_err(|e| refuse(label, format!("entry #{index} is damaged: {e}")))?;
-        let name = f.name().to_owned();
+        let name = entry_name(&f);
         let bad = |detail: String| refuse(label, format!("entry {name:?}: {detail}"));
         if name.contains('\u{FFFD}') && std::str::from_utf8(f.name_raw()).is_err() {
             return Err(bad("name flagged UTF-8 but not valid UTF-8".into()));
@@ -646,6 +647,13 @@ fn open_validated(
     Ok((archive, entries))
 }
 
+/// The entry's name: its bytes as UTF-8 whenever they are valid UTF-8, flag or not (Info-ZIP
+/// on Linux and many other tools write UTF-8 names without setting the flag, and Arabic folder
+/// names must match the paths the export's JSON gives), else `zip`'s CP437 decoding.
+fn entry_name<R: Read>(f: &zip::read::ZipFile<'_, R>) -> String {
+    std::str::from_utf8(f.name_raw()).map_or_else(|_| f.name().to_owned(), str::to_owned)
+}
+
 fn dos_time(d: zip::DateTime) -> Option<OffsetDateTime> {
     let month = time::Month::try_from(d.month()).ok()?;
     let date = time::Date::from_calendar_date(i32::from(d.year()), month, d.day()).ok()?;
@@ -695,6 +703,37 @@ fn scan_central_directory(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A zip whose one entry has a UTF-8 name but not the UTF-8 flag, as Info-ZIP writes it.
+    fn flagless_utf8_zip(path: &Path, name: &str) {
+        let mut w = zip::ZipWriter::new(File::create(path).unwrap());
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut w, b"photo").unwrap();
+        w.finish().unwrap();
+        let mut bytes = std::fs::read(path).unwrap();
+        // Clear bit 11 of the general-purpose flags in the local header (offset 6) and the
+        // central directory record (offset 8).
+        for (sig, at) in [
+            ([0x50u8, 0x4b, 0x03, 0x04], 6usize),
+            ([0x50, 0x4b, 0x01, 0x02], 8),
+        ] {
+            let pos = bytes.windows(4).position(|w| w == sig).unwrap();
+            bytes[pos + at + 1] &= !0x08;
+        }
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[tokio::test]
+    async fn utf8_names_without_the_flag_are_read_as_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fb.zip");
+        let name = "posts/media/صور الحفل_1234567890/111.jpg";
+        flagless_utf8_zip(&path, name);
+        let zip = ExportZip::open(&path, ZipLimits::default()).await.unwrap();
+        assert_eq!(zip.entries()[0].name, name);
+        assert_eq!(&zip.read(name, 100).await.unwrap()[..], b"photo");
+    }
 
     #[test]
     fn names_are_checked() {

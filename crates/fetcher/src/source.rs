@@ -108,6 +108,15 @@ pub trait Source: Send {
     async fn capture(&mut self, sink: &mut dyn Sink) -> Result<Report>;
 }
 
+/// `"1 post"`, `"3 posts"`: counts in report statements read as English.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// Stops a capture early with a sink error (used by drivers' `Sink` implementations).
 pub fn sink_error(e: impl std::fmt::Display) -> FetchError {
     FetchError::Sink(e.to_string())

@@ -275,7 +275,10 @@ fn a_zip_that_is_not_a_facebook_export_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let keys = keygen(dir.path());
     let not_meta = dir.path().join("photos.zip");
-    write_zip(&not_meta, &[("holiday/1.jpg", b"\xFF\xD8\xFF\xE0 just a photo")]);
+    write_zip(
+        &not_meta,
+        &[("holiday/1.jpg", b"\xFF\xD8\xFF\xE0 just a photo")],
+    );
     let out = dir.path().join("out");
     let o = support::run(
         tawthiq()

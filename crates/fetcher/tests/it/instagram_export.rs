@@ -376,8 +376,7 @@ async fn imports_the_2025_layout_field_by_field() {
         Some(sha_of(&sink, "media/posts/202409/17900000000000001.jpg"))
     );
     assert_eq!(
-        single.media[0].original_url,
-        "media/posts/202409/17900000000000001.jpg",
+        single.media[0].original_url, "media/posts/202409/17900000000000001.jpg",
         "an export file is named by its path in the export"
     );
     let carousel = &sink.items[1];
@@ -446,7 +445,7 @@ async fn imports_the_2025_layout_field_by_field() {
         "login and security information",
         "search history",
         "ads information",
-        "1 other files",
+        "1 other file is",
     ] {
         assert!(
             report.statement.contains(needle),
@@ -526,7 +525,7 @@ async fn imports_the_2022_layout_with_the_account_from_the_zip_name_and_a_missin
     assert!(
         report
             .statement
-            .contains("1 referenced media files are not in the export")
+            .contains("1 referenced media file is not in the export")
     );
     assert_eq!(report.captured["media"], 2);
 }

@@ -68,6 +68,7 @@ use crate::error::{FetchError, Result};
 use crate::media::{Missing, download_or_gap};
 use crate::platforms::meta::graph::{self, FACEBOOK_HOST, Graph, Pager, parse_page, parse_time};
 use crate::platforms::meta::signals::MetaSignals;
+use crate::source::count;
 use crate::source::{Report, Sink, Source};
 use crate::transport::{Document, Request, Transport};
 
@@ -949,10 +950,13 @@ impl Run<'_> {
             n => format!("; {n} gaps listed"),
         };
         let statement = format!(
-            "Graph API view: {posts} posts, {photos} uploaded photos and {videos} uploaded \
-             videos outside posts, {media} media files{gaps}. The Graph API returns about 600 \
+            "Graph API view: {}, {} and {} outside posts, {}{gaps}. The Graph API returns about 600 \
              ranked posts a year and may omit posts: the Page's Download Your Information \
-             export is the complete record"
+             export is the complete record",
+            count(posts, "post", "posts"),
+            count(photos, "uploaded photo", "uploaded photos"),
+            count(videos, "uploaded video", "uploaded videos"),
+            count(media, "media file", "media files"),
         );
         Ok(Report {
             platform_reported: reported_counts(&info),

@@ -39,8 +39,9 @@ use crate::error::Result;
 use crate::export_zip::{ZipEntry, ZipLimits};
 use crate::platforms::meta::export::{
     Dyi, Entry, FileStore, account_from_file_names, account_id_from, emit_entries, is_json,
-    malformed, no_account, private_kind, skipped_statement, str_at, unix_time,
+    malformed, missing_statement, no_account, private_kind, skipped_statement, str_at, unix_time,
 };
+use crate::source::count;
 use crate::source::{Report, Sink, Source};
 
 const P: Platform = Platform::Facebook;
@@ -467,24 +468,23 @@ impl Source for FacebookExport {
         }
 
         // 4. Report.
-        let count = |k: ItemKind| entries.iter().filter(|(_, x)| x.kind == k).count() as u64;
+        let of_kind = |k: ItemKind| entries.iter().filter(|(_, x)| x.kind == k).count() as u64;
         let mut captured = BTreeMap::new();
-        captured.insert("posts".to_owned(), count(ItemKind::Post));
-        captured.insert("videos".to_owned(), count(ItemKind::Video));
+        captured.insert("posts".to_owned(), of_kind(ItemKind::Post));
+        captured.insert("videos".to_owned(), of_kind(ItemKind::Video));
         captured.insert("albums".to_owned(), albums.len() as u64);
         captured.insert("media".to_owned(), files.media);
         captured.insert("files".to_owned(), files.files);
         captured.insert("private_files_skipped".to_owned(), private.len() as u64);
         let mut statement = format!(
-            "Imported the owner's Facebook export (Download Your Information, JSON): {} posts, {} videos and {} albums with {} media files; {} files stored byte-exact; text repaired from Meta's mojibake.",
-            captured["posts"], captured["videos"], captured["albums"], files.media, files.files
+            "Imported the owner's Facebook export (Download Your Information, JSON): {}, {} and {} with {}; {} stored byte-exact; text repaired from Meta's mojibake.",
+            count(captured["posts"], "post", "posts"),
+            count(captured["videos"], "video", "videos"),
+            count(captured["albums"], "album", "albums"),
+            count(files.media, "media file", "media files"),
+            count(files.files, "file", "files"),
         );
-        if missing > 0 {
-            let _ = write!(
-                statement,
-                " {missing} referenced media files are not in the export (see the gaps)."
-            );
-        }
+        statement.push_str(&missing_statement(missing));
         statement.push_str(&skipped_statement(&private, other));
         Ok(Report {
             platform_reported: BTreeMap::new(),

@@ -66,6 +66,7 @@ use crate::error::{FetchError, Result};
 use crate::media::{Missing, download_or_gap};
 use crate::platforms::meta::graph::{self, Graph, Pager, count_field, malformed, str_field};
 use crate::platforms::meta::signals::MetaSignals;
+use crate::source::count;
 use crate::source::{Report, Sink, Source};
 use crate::transport::{Document, Request, Transport};
 
@@ -834,17 +835,21 @@ impl Run<'_> {
         let older = "stories older than 24 hours are only in the DYI export";
         let statement = if self.gaps == 0 {
             format!(
-                "complete: {posts} posts, {stories} current stories and {media} media files; \
-                 {older}"
+                "complete: {}, {} and {}; {older}",
+                count(posts, "post", "posts"),
+                count(stories, "current story", "current stories"),
+                count(media, "media file", "media files")
             )
         } else {
             let of = account
                 .media_count
                 .map_or_else(String::new, |n| format!(" of the {n} Instagram reports"));
             format!(
-                "incomplete: {posts} posts{of}, {stories} current stories and {media} media \
-                 files captured; {} gaps listed; {older}",
-                self.gaps
+                "incomplete: {}{of}, {} and {} captured; {} listed; {older}",
+                count(posts, "post", "posts"),
+                count(stories, "current story", "current stories"),
+                count(media, "media file", "media files"),
+                count(self.gaps, "gap", "gaps")
             )
         };
         Report {

@@ -22,7 +22,6 @@
 //!   the X archive's `account.js`: it is the evidence for the account id.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
@@ -35,8 +34,9 @@ use crate::error::Result;
 use crate::export_zip::{ZipEntry, ZipLimits};
 use crate::platforms::meta::export::{
     Dyi, Entry, FileStore, account_from_file_names, account_id_from, emit_entries, is_json,
-    malformed, no_account, private_kind, skipped_statement, str_at, unix_time,
+    malformed, missing_statement, no_account, private_kind, skipped_statement, str_at, unix_time,
 };
+use crate::source::count;
 use crate::source::{Report, Sink, Source};
 
 const P: Platform = Platform::Instagram;
@@ -459,15 +459,14 @@ impl Source for InstagramExport {
         captured.insert("files".into(), files.files);
         captured.insert("private_files_skipped".into(), private.len() as u64);
         let mut statement = format!(
-            "Imported the owner's Instagram export (Download Your Information, JSON): {} posts, {} reels and {} stories with {} media files; {} files stored byte-exact; text repaired from Meta's mojibake.",
-            captured["posts"], captured["reels"], captured["stories"], files.media, files.files
+            "Imported the owner's Instagram export (Download Your Information, JSON): {}, {} and {} with {}; {} stored byte-exact; text repaired from Meta's mojibake.",
+            count(captured["posts"], "post", "posts"),
+            count(captured["reels"], "reel", "reels"),
+            count(captured["stories"], "story", "stories"),
+            count(files.media, "media file", "media files"),
+            count(files.files, "file", "files"),
         );
-        if missing > 0 {
-            let _ = write!(
-                statement,
-                " {missing} referenced media files are not in the export (see the gaps)."
-            );
-        }
+        statement.push_str(&missing_statement(missing));
         statement.push_str(&skipped_statement(&private, other));
         Ok(Report {
             platform_reported: BTreeMap::new(),

@@ -40,6 +40,7 @@ use time::OffsetDateTime;
 use crate::error::{FetchError, Result};
 use crate::export_zip::{ExportParts, ZipEntry, ZipLimits};
 use crate::platforms::meta::mojibake::repair_value;
+use crate::source::count;
 use crate::source::{Sink, Stored};
 
 /// Largest JSON document read into memory (big accounts' posts files reach hundreds of MB).
@@ -527,6 +528,21 @@ pub async fn emit_entries(
     Ok(missing)
 }
 
+/// What the statement says about referenced media the export lacks (nothing when none).
+pub fn missing_statement(missing: u64) -> String {
+    if missing == 0 {
+        return String::new();
+    }
+    format!(
+        " {} not in the export (see the gaps).",
+        count(
+            missing,
+            "referenced media file is",
+            "referenced media files are"
+        )
+    )
+}
+
 /// The statement's sentences about what was deliberately not imported.
 pub fn skipped_statement(private: &[&'static str], other: usize) -> String {
     let mut s = String::new();
@@ -539,15 +555,20 @@ pub fn skipped_statement(private: &[&'static str], other: usize) -> String {
         }
         let _ = write!(
             s,
-            " {} private files ({}) were deliberately neither read nor imported.",
-            private.len(),
+            " {} ({}) deliberately neither read nor imported.",
+            count(
+                private.len() as u64,
+                "private file was",
+                "private files were"
+            ),
             kinds.join(", ")
         );
     }
     if other > 0 {
         let _ = write!(
             s,
-            " {other} other files (likes, comments, followers, settings…) are not the account's published content and were not imported."
+            " {} (likes, comments, followers, settings…) not the account's published content and not imported.",
+            count(other as u64, "other file is", "other files are")
         );
     }
     s
