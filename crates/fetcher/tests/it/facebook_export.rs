@@ -126,7 +126,7 @@ async fn imports_a_page_export_field_by_field() {
         report.statement
     );
     assert!(
-        report.statement.contains("1 other file is"),
+        report.statement.contains("1 other file (likes"),
         "{}",
         report.statement
     );

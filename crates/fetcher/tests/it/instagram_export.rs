@@ -445,7 +445,7 @@ async fn imports_the_2025_layout_field_by_field() {
         "login and security information",
         "search history",
         "ads information",
-        "1 other file is",
+        "1 other file (likes",
     ] {
         assert!(
             report.statement.contains(needle),

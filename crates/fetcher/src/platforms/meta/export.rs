@@ -553,22 +553,26 @@ pub fn skipped_statement(private: &[&'static str], other: usize) -> String {
                 kinds.push(w);
             }
         }
+        let n = private.len() as u64;
         let _ = write!(
             s,
-            " {} ({}) deliberately neither read nor imported.",
-            count(
-                private.len() as u64,
-                "private file was",
-                "private files were"
-            ),
-            kinds.join(", ")
+            " {} ({}) {} deliberately neither read nor imported.",
+            count(n, "private file", "private files"),
+            kinds.join(", "),
+            if n == 1 { "was" } else { "were" }
         );
     }
     if other > 0 {
+        let (is, was) = if other == 1 {
+            ("is", "was")
+        } else {
+            ("are", "were")
+        };
         let _ = write!(
             s,
-            " {} (likes, comments, followers, settings…) not the account's published content and not imported.",
-            count(other as u64, "other file is", "other files are")
+            " {} (likes, comments, followers, settings…) {is} not the account's published \
+             content and {was} not imported.",
+            count(other as u64, "other file", "other files"),
         );
     }
     s
