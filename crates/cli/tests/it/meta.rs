@@ -179,10 +179,12 @@ async fn archive_facebook_page_with_a_page_token() {
         )))
         .mount(&server)
         .await;
-    Mock::given(path_regex(r"^/graph/v23.0/[^/]+/(photos|videos)$"))
-        .respond_with(json(r#"{"data":[]}"#))
-        .mount(&server)
-        .await;
+    Mock::given(path_regex(
+        r"^/graph/v23.0/[^/]+/(photos|videos|video_reels)$",
+    ))
+    .respond_with(json(r#"{"data":[]}"#))
+    .mount(&server)
+    .await;
     let out = dir.path().join("out");
     let o = run(
         &["archive", "facebook", "me"],

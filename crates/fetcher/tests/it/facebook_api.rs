@@ -69,6 +69,11 @@ const FILES: &[(&str, &[u8], &str)] = &[
         b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00 national anthem hd",
         "video/mp4",
     ),
+    (
+        "/cdn/o1/v/t2/f2/m69/AQO601_reel.mp4",
+        b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00 sports day reel",
+        "video/mp4",
+    ),
 ];
 
 fn file(p: &str) -> &'static [u8] {
@@ -204,6 +209,14 @@ async fn mount_uploads(server: &MockServer, times: u64) {
         .await;
 }
 
+async fn mount_reels(server: &MockServer, times: u64) {
+    graph(&format!("{PAGE}/video_reels"))
+        .respond_with(graph_ok(fixture("reels.json")))
+        .expect(times)
+        .mount(server)
+        .await;
+}
+
 async fn mount_files(server: &MockServer, times: u64, except: &[&str]) {
     for (p, body, ty) in FILES.iter().filter(|f| !except.contains(&f.0)) {
         Mock::given(method("GET"))
@@ -221,6 +234,7 @@ async fn mount_happy(server: &MockServer, times: u64) {
     mount_posts(server, times).await;
     mount_lookups(server, times).await;
     mount_uploads(server, times).await;
+    mount_reels(server, times).await;
     mount_files(server, times, &[]).await;
 }
 
@@ -349,7 +363,8 @@ async fn captures_a_page_with_albums_videos_shares_and_uploads_to_the_end() {
             "posts-p2",
             "posts-p3",
             "photos-p1",
-            "videos-p1"
+            "videos-p1",
+            "reels-p1"
         ]
     );
     for (n, name) in [
@@ -378,7 +393,8 @@ async fn captures_a_page_with_albums_videos_shares_and_uploads_to_the_end() {
             &share,
             &status,
             "881100000000401",
-            "881100000000501"
+            "881100000000501",
+            "881100000000601"
         ]
     );
     for (i, p) in sink.items.iter().take(5).zip(
@@ -513,7 +529,24 @@ async fn captures_a_page_with_albums_videos_shares_and_uploads_to_the_end() {
     assert_eq!(report.captured["posts"], 5);
     assert_eq!(report.captured["photos"], 1);
     assert_eq!(report.captured["videos"], 1);
-    assert_eq!(report.captured["media"], 9);
+    // The Reels edge repeats an uploaded video: captured once, as the video.
+    assert_eq!(report.captured["reels"], 1);
+    let reel = sink.items.last().unwrap();
+    assert_eq!(reel.kind, ItemKind::Reel);
+    assert_eq!(reel.id, "881100000000601");
+    assert_eq!(
+        reel.text,
+        "🏃‍♂️ اليوم الرياضي المفتوح — الفائزون في سباق ٤×١٠٠ م"
+    );
+    assert_eq!(
+        reel.url.as_deref(),
+        Some("https://www.facebook.com/reel/881100000000601/")
+    );
+    assert_eq!(
+        reel.media[0].sha256,
+        Some(sha(file("/cdn/o1/v/t2/f2/m69/AQO601_reel.mp4")))
+    );
+    assert_eq!(report.captured["media"], 10);
     assert!(
         report.statement.contains("may omit posts")
             && report.statement.contains("Download Your Information"),
@@ -667,6 +700,7 @@ async fn page_usage_at_full_budget_paces_the_next_request() {
     mount_posts_after_p1(&server, 1).await;
     mount_lookups(&server, 1).await;
     mount_uploads(&server, 1).await;
+    mount_reels(&server, 1).await;
     mount_files(&server, 1, &[]).await;
     let h = Harness::with(&hosts(&server), |c| {
         c.retry.max_wait = Duration::from_hours(2);
@@ -701,6 +735,7 @@ async fn a_cdn_404_is_a_gap_and_the_capture_goes_on() {
     mount_posts(&server, 2).await;
     mount_lookups(&server, 2).await;
     mount_uploads(&server, 2).await;
+    mount_reels(&server, 2).await;
     mount_files(&server, 2, &[gone]).await;
     Mock::given(method("GET"))
         .and(path(gone))
@@ -722,7 +757,7 @@ async fn a_cdn_404_is_a_gap_and_the_capture_goes_on() {
     assert_eq!(g.item_id.as_deref(), Some(al.id.as_str()));
     assert!(g.url.as_deref().unwrap().contains("481000102_2048_n.jpg"));
     assert_eq!(report.captured["posts"], 5);
-    assert_eq!(report.captured["media"], 8);
+    assert_eq!(report.captured["media"], 9);
     assert!(
         report.statement.contains("1 gap listed"),
         "{}",
@@ -766,6 +801,7 @@ async fn a_gone_photo_in_a_lookup_batch_costs_only_its_full_resolution() {
         .mount(&server)
         .await;
     mount_uploads(&server, 1).await;
+    mount_reels(&server, 1).await;
     mount_files(&server, 1, &["/cdn/v/t39.30808-6/481000102_2048_n.jpg"]).await;
     let shown = "/cdn/v/t39.30808-6/481000102_720_n.jpg";
     Mock::given(method("GET"))
@@ -805,4 +841,35 @@ async fn a_posts_page_without_data_fails_loudly() {
     let e = expect_error(result, "malformed");
     assert!(e.to_string().contains("data"), "{e}");
     assert!(sink.items.is_empty());
+}
+
+/// A Page whose Reels edge answers with an error loses only its Reels, with a gap saying so.
+#[tokio::test]
+async fn a_reels_edge_error_is_a_gap_not_a_failed_capture() {
+    let server = MockServer::start().await;
+    mount_page(&server, 1).await;
+    mount_posts(&server, 1).await;
+    mount_lookups(&server, 1).await;
+    mount_uploads(&server, 1).await;
+    mount_any_file(&server).await;
+    graph(&format!("{PAGE}/video_reels"))
+        .respond_with(ResponseTemplate::new(400).set_body_raw(
+            r#"{"error":{"message":"(#100) Tried accessing nonexisting field (video_reels) on node type (Page)","type":"OAuthException","code":100,"fbtrace_id":"AbC"}}"#,
+            "application/json",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let h = Harness::new(&hosts(&server));
+    let (result, sink) = h.capture(source(&h.transport).as_mut()).await;
+    let report = result.expect("the capture completes");
+    assert_eq!(report.captured["posts"], 5);
+    assert_eq!(report.captured["reels"], 0);
+    let gap = sink
+        .gaps
+        .iter()
+        .find(|g| g.reason == GapReason::NotSupportedByRoute)
+        .expect("a gap for the Reels");
+    assert!(gap.detail.contains("Reels"), "{}", gap.detail);
+    assert!(report.statement.contains("gap"), "{}", report.statement);
 }

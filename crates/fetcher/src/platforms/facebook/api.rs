@@ -3,8 +3,8 @@
 //! Flow: read the Page (`/{page}` or, with a Page token, `/me`), call [`Sink::begin`] with its
 //! id, emit the profile with its picture and cover, page `/{page}/published_posts` to the end,
 //! look up the full-resolution files of the photos and videos those posts attach, then page
-//! `/{page}/photos?type=uploaded` and `/{page}/videos` to the end for uploads that no post
-//! carries. Every media file is downloaded in the same run (signed CDN URLs expire).
+//! `/{page}/photos?type=uploaded`, `/{page}/videos` and `/{page}/video_reels` to the end for
+//! uploads and Reels that no post carries (`published_posts` never returns Reels). Every media file is downloaded in the same run (signed CDN URLs expire).
 //!
 //! Parsing is plain functions over bytes and values ([`parse_page_info`], [`derive_post`],
 //! [`parse_images`], [`parse_lookup`], [`photo_plan`], [`video_plan`], [`edge_photo`],
@@ -42,8 +42,10 @@
 //!   no link field) and download nothing.
 //! - **Uploads outside posts**: items from `/photos?type=uploaded` are `Post`s (text = the
 //!   photo's `name`), items from `/videos` are `Video`s (text = `description`, else `title`),
-//!   their relative `permalink_url` made absolute on `https://www.facebook.com`. An object a
-//!   post already attached is skipped (each object is captured once, through its post).
+//!   their relative `permalink_url` made absolute on `https://www.facebook.com`; items from
+//!   `/video_reels` are `Reel`s, built like videos. An object a post or an earlier edge
+//!   already gave is skipped (each object is captured once). A Page on which the Reels edge
+//!   answers with an error (older Pages, missing feature) gets a gap, not a failed capture.
 //! - CDN files (`*.fbcdn.net`) are fetched without the token; a file that is gone or refused
 //!   is a gap ([`download_or_gap`]); token, quota, deferral, network and storage failures stop
 //!   the capture. Each URL is requested once per capture.
@@ -807,6 +809,15 @@ pub fn photos_url(page_id: &str) -> Url {
     )
 }
 
+/// `/{page}/video_reels`: Reels, which `published_posts` does not return.
+pub fn reels_url(page_id: &str) -> Url {
+    graph::url(
+        FACEBOOK_HOST,
+        &[page_id, "video_reels"],
+        &[("fields", VIDEO_FIELDS), ("limit", "100")],
+    )
+}
+
 pub fn videos_url(page_id: &str) -> Url {
     graph::url(
         FACEBOOK_HOST,
@@ -848,6 +859,7 @@ struct Counts {
     posts: u64,
     photos: u64,
     videos: u64,
+    reels: u64,
 }
 
 /// The edges paged to the end, in capture order.
@@ -856,6 +868,7 @@ enum Edge {
     Posts,
     Photos,
     Videos,
+    Reels,
 }
 
 impl Edge {
@@ -864,6 +877,7 @@ impl Edge {
             Edge::Posts => "posts",
             Edge::Photos => "photos",
             Edge::Videos => "videos",
+            Edge::Reels => "reels",
         }
     }
 
@@ -872,6 +886,7 @@ impl Edge {
             Edge::Posts => posts_url(page_id),
             Edge::Photos => photos_url(page_id),
             Edge::Videos => videos_url(page_id),
+            Edge::Reels => reels_url(page_id),
         }
     }
 }
@@ -934,6 +949,22 @@ impl Run<'_> {
         for edge in [Edge::Posts, Edge::Photos, Edge::Videos] {
             self.walk(edge, edge.url(&info.id)).await?;
         }
+        // Reels are newer than the other edges; a Page that cannot list them loses only them.
+        match self.walk(Edge::Reels, Edge::Reels.url(&info.id)).await {
+            Err(e @ (FetchError::Http { .. } | FetchError::NotFound { .. })) => {
+                self.gap(Gap {
+                    reason: GapReason::NotSupportedByRoute,
+                    detail: format!(
+                        "the Page's Reels could not be listed ({e}); the Download Your \
+                         Information export has them"
+                    ),
+                    item_id: None,
+                    url: None,
+                })
+                .await?;
+            }
+            other => other?,
+        }
 
         if let Some(g) = cap_gap(&self.per_year) {
             self.gap(g).await?;
@@ -943,6 +974,7 @@ impl Run<'_> {
             posts,
             photos,
             videos,
+            reels,
         } = self.counts;
         let gaps = match self.gaps {
             0 => String::new(),
@@ -950,12 +982,13 @@ impl Run<'_> {
             n => format!("; {n} gaps listed"),
         };
         let statement = format!(
-            "Graph API view: {}, {} and {} outside posts, {}{gaps}. The Graph API returns about 600 \
+            "Graph API view: {}, {}, {} and {} outside posts, {}{gaps}. The Graph API returns about 600 \
              ranked posts a year and may omit posts: the Page's Download Your Information \
              export is the complete record",
             count(posts, "post", "posts"),
             count(photos, "uploaded photo", "uploaded photos"),
             count(videos, "uploaded video", "uploaded videos"),
+            count(reels, "reel", "reels"),
             count(media, "media file", "media files"),
         );
         Ok(Report {
@@ -964,6 +997,7 @@ impl Run<'_> {
                 ("posts".to_owned(), posts),
                 ("photos".to_owned(), photos),
                 ("videos".to_owned(), videos),
+                ("reels".to_owned(), reels),
                 ("media".to_owned(), media),
             ]),
             statement,
@@ -984,7 +1018,9 @@ impl Run<'_> {
             };
             match edge {
                 Edge::Posts => self.posts_page(&page.data, ctx).await?,
-                Edge::Photos | Edge::Videos => self.uploads_page(edge, &page.data, ctx).await?,
+                Edge::Photos | Edge::Videos | Edge::Reels => {
+                    self.uploads_page(edge, &page.data, ctx).await?;
+                }
             }
             next = pager.advance(PLATFORM, page.next.as_ref(), &doc.url)?;
         }
@@ -1067,16 +1103,19 @@ impl Run<'_> {
             } else {
                 edge_video(v, ctx)?
             };
+            if edge == Edge::Reels {
+                item.kind = ItemKind::Reel;
+            }
             if self.in_posts.contains(&item.id) || !self.items.insert(item.id.clone()) {
                 continue;
             }
             if let Some(r) = self.media_ref(&item.id, plan).await? {
                 item.media.push(r);
             }
-            if item.kind == ItemKind::Video {
-                self.counts.videos += 1;
-            } else {
-                self.counts.photos += 1;
+            match item.kind {
+                ItemKind::Video => self.counts.videos += 1,
+                ItemKind::Reel => self.counts.reels += 1,
+                _ => self.counts.photos += 1,
             }
             self.sink.item(item).await?;
         }
