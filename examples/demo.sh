@@ -5,8 +5,11 @@
 #      (examples/x-replay, served by testkit's replay-server; no network needed);
 #   3. import the same kind of account from its owner's archive zip (zipped from the importer's
 #      sample archive, crates/fetcher/tests/fixtures/x/export/happy);
-#   4. bundle a folder of evidence (examples/sample-account);
-#   5. verify, list and read back, as an auditor would.
+#   4. import an Instagram and a Facebook Page "Download Your Information" export (zipped from the
+#      importers' samples under crates/fetcher/tests/fixtures/{instagram,facebook}/export; their
+#      Arabic is written the Meta way, one \u00XX escape per byte, and comes out repaired);
+#   5. bundle a folder of evidence (examples/sample-account);
+#   6. verify, list and read back, as an auditor would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-demo-output}
@@ -31,15 +34,26 @@ kill $server; trap - EXIT
 
 echo
 echo "== import x (the owner's archive zip, made from crates/fetcher/tests/fixtures/x/export/happy)"
-python3 - "$out/twitter-archive.zip" <<'PY'
+zipdir() { # zipdir <folder> <zip>: the folder's files, paths relative to it
+  python3 - "$1" "$2" <<'PY'
 import os, sys, zipfile
-with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
-    for d, _, files in os.walk("crates/fetcher/tests/fixtures/x/export/happy"):
+src, dst = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
+    for d, _, files in sorted(os.walk(src)):
         for f in sorted(files):
             p = os.path.join(d, f)
-            z.write(p, os.path.relpath(p, "crates/fetcher/tests/fixtures/x/export/happy"))
+            z.write(p, os.path.relpath(p, src))
 PY
+}
+zipdir crates/fetcher/tests/fixtures/x/export/happy "$out/twitter-archive.zip"
 "$tawthiq" import x "$out/twitter-archive.zip" -o "$out/export"
+
+echo
+echo "== import instagram and facebook (Meta's Download Your Information exports, JSON)"
+zipdir crates/fetcher/tests/fixtures/instagram/export/ig2025 "$out/instagram-alnoor.school-2025.zip"
+"$tawthiq" import instagram "$out/instagram-alnoor.school-2025.zip" -o "$out/export"
+zipdir crates/fetcher/tests/fixtures/facebook/export/fb_page "$out/facebook-alnoorschool-2025.zip"
+"$tawthiq" import facebook "$out/facebook-alnoorschool-2025.zip" -o "$out/export"
 
 echo
 echo "== bundle (a folder of evidence)"
@@ -50,6 +64,9 @@ echo "$bundle"
 echo
 echo "== verify (every bundle made above)"
 "$tawthiq" verify "$out"/api/*.tar.zst "$out"/export/*.tar.zst "$bundle"
+ig_bundle=$(ls "$out"/export/instagram-*.tar.zst | tail -1)
+echo "== cat data/derived/posts.jsonl of the Instagram import (text repaired from Meta's escapes)"
+"$tawthiq" cat "$ig_bundle" data/derived/posts.jsonl | head -2
 api_bundle=$(ls "$out"/api/*.tar.zst | tail -1)
 echo "== ls $api_bundle"
 "$tawthiq" ls "$api_bundle" | head -20
