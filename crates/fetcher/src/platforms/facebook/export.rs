@@ -38,10 +38,9 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::export_zip::{ZipEntry, ZipLimits};
 use crate::platforms::meta::export::{
-    Dyi, Entry, FileStore, account_from_file_names, account_id_from, emit_entries, is_json,
-    malformed, missing_statement, no_account, private_kind, skipped_statement, str_at, unix_time,
+    Dyi, Entry, FileStore, Skipped, emit_entries, import_report, is_json, malformed, private_kind,
+    resolve_account, store_unreferenced, str_at, unix_time,
 };
-use crate::source::count;
 use crate::source::{Report, Sink, Source};
 
 const P: Platform = Platform::Facebook;
@@ -86,6 +85,15 @@ pub enum Role {
     Private(&'static str),
     /// Not the account's published content (comments, reactions, friends…): not imported.
     Other,
+}
+
+impl Role {
+    fn private(&self) -> Option<&'static str> {
+        match self {
+            Role::Private(what) => Some(*what),
+            _ => None,
+        }
+    }
 }
 
 /// The role of `rel`, a path relative to the export root.
@@ -360,14 +368,7 @@ impl Source for FacebookExport {
             .files()
             .map(|(e, rel)| (e.clone(), rel.map_or(Role::Other, classify)))
             .collect();
-        let private: Vec<&'static str> = roles
-            .iter()
-            .filter_map(|(_, r)| match r {
-                Role::Private(w) => Some(*w),
-                _ => None,
-            })
-            .collect();
-        let other = roles.iter().filter(|(_, r)| *r == Role::Other).count();
+        let skipped = Skipped::tally(&roles, Role::private, |r| *r == Role::Other);
         let profile_entry = PROFILE_FILES.iter().find_map(|f| dyi.file(f)).cloned();
         let mut posts_files: Vec<(u64, &ZipEntry)> = roles
             .iter()
@@ -408,15 +409,13 @@ impl Source for FacebookExport {
                 _ => {}
             }
         }
-        let account = match &self.account {
-            Some(a) => a.clone(),
-            None => profile
-                .username
-                .as_deref()
-                .and_then(account_id_from)
-                .or_else(|| account_from_file_names(dyi.paths(), "facebook-"))
-                .ok_or_else(|| no_account(dyi, "profile_information.json"))?,
-        };
+        let account = resolve_account(
+            dyi,
+            self.account.as_ref(),
+            profile.username.as_deref(),
+            "facebook-",
+            "profile_information.json",
+        )?;
 
         // 3. Emit: begin, the profile, the data files, the items with their media, albums.
         sink.begin(&account).await?;
@@ -460,37 +459,22 @@ impl Source for FacebookExport {
                 }
             }
         }
-        // Media no post refers to (photos of deleted posts, covers…) are still the account's.
-        for (e, r) in &roles {
-            if *r == Role::Media && !files.contains(&e.name) {
-                files.store(dyi, sink, e, true).await?;
-            }
-        }
+        let media = roles.iter().filter(|(_, r)| *r == Role::Media);
+        store_unreferenced(dyi, sink, &mut files, media.map(|(e, _)| e)).await?;
 
         // 4. Report.
         let of_kind = |k: ItemKind| entries.iter().filter(|(_, x)| x.kind == k).count() as u64;
-        let mut captured = BTreeMap::new();
-        captured.insert("posts".to_owned(), of_kind(ItemKind::Post));
-        captured.insert("videos".to_owned(), of_kind(ItemKind::Video));
-        captured.insert("albums".to_owned(), albums.len() as u64);
-        captured.insert("media".to_owned(), files.media);
-        captured.insert("files".to_owned(), files.files);
-        captured.insert("private_files_skipped".to_owned(), private.len() as u64);
-        let mut statement = format!(
-            "Imported the owner's Facebook export (Download Your Information, JSON): {}, {} and {} with {}; {} stored byte-exact; text repaired from Meta's mojibake.",
-            count(captured["posts"], "post", "posts"),
-            count(captured["videos"], "video", "videos"),
-            count(captured["albums"], "album", "albums"),
-            count(files.media, "media file", "media files"),
-            count(files.files, "file", "files"),
-        );
-        statement.push_str(&missing_statement(missing));
-        statement.push_str(&skipped_statement(&private, other));
-        Ok(Report {
-            platform_reported: BTreeMap::new(),
-            captured,
-            statement,
-        })
+        Ok(import_report(
+            "Facebook",
+            &[
+                ("posts", of_kind(ItemKind::Post), "post", "posts"),
+                ("videos", of_kind(ItemKind::Video), "video", "videos"),
+                ("albums", albums.len() as u64, "album", "albums"),
+            ],
+            &files,
+            missing,
+            &skipped,
+        ))
     }
 }
 

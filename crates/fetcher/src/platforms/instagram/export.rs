@@ -33,10 +33,9 @@ use time::format_description::well_known::Rfc3339;
 use crate::error::Result;
 use crate::export_zip::{ZipEntry, ZipLimits};
 use crate::platforms::meta::export::{
-    Dyi, Entry, FileStore, account_from_file_names, account_id_from, emit_entries, is_json,
-    malformed, missing_statement, no_account, private_kind, skipped_statement, str_at, unix_time,
+    Dyi, Entry, FileStore, Skipped, emit_entries, import_report, is_json, malformed, private_kind,
+    resolve_account, store_unreferenced, str_at, unix_time,
 };
-use crate::source::count;
 use crate::source::{Report, Sink, Source};
 
 const P: Platform = Platform::Instagram;
@@ -79,6 +78,13 @@ pub enum Role {
 }
 
 impl Role {
+    fn private(&self) -> Option<&'static str> {
+        match self {
+            Role::Private(what) => Some(*what),
+            _ => None,
+        }
+    }
+
     fn is_data(self) -> bool {
         matches!(
             self,
@@ -354,14 +360,7 @@ impl Source for InstagramExport {
         for (e, rel) in dyi.files() {
             roles.push((e.clone(), rel.map_or(Role::Other, classify)));
         }
-        let private: Vec<&'static str> = roles
-            .iter()
-            .filter_map(|(_, r)| match r {
-                Role::Private(w) => Some(*w),
-                _ => None,
-            })
-            .collect();
-        let other = roles.iter().filter(|(_, r)| *r == Role::Other).count();
+        let skipped = Skipped::tally(&roles, Role::private, |r| *r == Role::Other);
         let profile_entry = PROFILE_FILES.iter().find_map(|f| dyi.file(f)).cloned();
         // Posts files in number order, then the others in zip order.
         let mut data: Vec<(ZipEntry, Role)> =
@@ -385,15 +384,13 @@ impl Source for InstagramExport {
                     .map(|x| (e.name.clone(), x)),
             );
         }
-        let account = match &self.account {
-            Some(a) => a.clone(),
-            None => profile
-                .username
-                .as_deref()
-                .and_then(account_id_from)
-                .or_else(|| account_from_file_names(dyi.paths(), "instagram-"))
-                .ok_or_else(|| no_account(dyi, "personal_information.json"))?,
-        };
+        let account = resolve_account(
+            dyi,
+            self.account.as_ref(),
+            profile.username.as_deref(),
+            "instagram-",
+            "personal_information.json",
+        )?;
 
         // 3. Emit: begin, the profile, the data files, the items with their media.
         sink.begin(&account).await?;
@@ -443,36 +440,22 @@ impl Source for InstagramExport {
                 })
                 .or_default() += 1;
         }
-        // Media no item refers to (deleted posts, profile pictures…) are still the account's.
-        for (e, r) in &roles {
-            if *r == Role::Media && !files.contains(&e.name) {
-                files.store(dyi, sink, e, true).await?;
-            }
-        }
+        let media = roles.iter().filter(|(_, r)| *r == Role::Media);
+        store_unreferenced(dyi, sink, &mut files, media.map(|(e, _)| e)).await?;
 
         // 4. Report.
-        let mut captured: BTreeMap<String, u64> = ["posts", "reels", "stories"]
-            .iter()
-            .map(|k| ((*k).to_owned(), counts.get(k).copied().unwrap_or(0)))
-            .collect();
-        captured.insert("media".into(), files.media);
-        captured.insert("files".into(), files.files);
-        captured.insert("private_files_skipped".into(), private.len() as u64);
-        let mut statement = format!(
-            "Imported the owner's Instagram export (Download Your Information, JSON): {}, {} and {} with {}; {} stored byte-exact; text repaired from Meta's mojibake.",
-            count(captured["posts"], "post", "posts"),
-            count(captured["reels"], "reel", "reels"),
-            count(captured["stories"], "story", "stories"),
-            count(files.media, "media file", "media files"),
-            count(files.files, "file", "files"),
-        );
-        statement.push_str(&missing_statement(missing));
-        statement.push_str(&skipped_statement(&private, other));
-        Ok(Report {
-            platform_reported: BTreeMap::new(),
-            captured,
-            statement,
-        })
+        let n = |k: &str| counts.get(k).copied().unwrap_or(0);
+        Ok(import_report(
+            "Instagram",
+            &[
+                ("posts", n("posts"), "post", "posts"),
+                ("reels", n("reels"), "reel", "reels"),
+                ("stories", n("stories"), "story", "stories"),
+            ],
+            &files,
+            missing,
+            &skipped,
+        ))
     }
 }
 

@@ -41,7 +41,7 @@ use crate::error::{FetchError, Result};
 use crate::export_zip::{ExportParts, ZipEntry, ZipLimits};
 use crate::platforms::meta::mojibake::repair_value;
 use crate::source::count;
-use crate::source::{Sink, Stored};
+use crate::source::{Report, Sink, Stored};
 
 /// Largest JSON document read into memory (big accounts' posts files reach hundreds of MB).
 const MAX_JSON_BYTES: u64 = 2 * 1024 * 1024 * 1024;
@@ -353,11 +353,107 @@ pub fn account_from_file_names(paths: &[PathBuf], prefix: &str) -> Option<Accoun
     })
 }
 
-/// The error when no account id could be found.
-pub fn no_account(dyi: &Dyi, where_looked: &str) -> FetchError {
-    dyi.refuse(format!(
-        "cannot tell which account this export belongs to (no username in {where_looked}, nor in the zip's file name): pass --account <id>"
-    ))
+/// The account an export belongs to: the one given (`--account`), else the `username` its
+/// profile file holds, else the one in the zip's file name (`<zip_prefix><username>-…`); else
+/// an error asking for `--account`, naming the file looked in.
+pub fn resolve_account(
+    dyi: &Dyi,
+    given: Option<&AccountId>,
+    username: Option<&str>,
+    zip_prefix: &str,
+    profile_file: &str,
+) -> Result<AccountId> {
+    if let Some(a) = given {
+        return Ok(a.clone());
+    }
+    username
+        .and_then(account_id_from)
+        .or_else(|| account_from_file_names(dyi.paths(), zip_prefix))
+        .ok_or_else(|| {
+            dyi.refuse(format!(
+                "cannot tell which account this export belongs to (no username in {profile_file}, nor in the zip's file name): pass --account <id>"
+            ))
+        })
+}
+
+/// What an import deliberately leaves out: the private kinds met (one per file) and how many
+/// other files are not the account's published content.
+#[derive(Debug, Default)]
+pub struct Skipped {
+    pub private: Vec<&'static str>,
+    pub other: usize,
+}
+
+impl Skipped {
+    /// Tallies the files' roles with the importer's reading of them.
+    pub fn tally<R>(
+        roles: &[(ZipEntry, R)],
+        private: impl Fn(&R) -> Option<&'static str>,
+        is_other: impl Fn(&R) -> bool,
+    ) -> Skipped {
+        Skipped {
+            private: roles.iter().filter_map(|(_, r)| private(r)).collect(),
+            other: roles.iter().filter(|(_, r)| is_other(r)).count(),
+        }
+    }
+}
+
+/// Stores the media files no item referred to (of deleted posts, old profile pictures,
+/// covers…): they are still the account's.
+pub async fn store_unreferenced<'e>(
+    dyi: &Dyi,
+    sink: &mut dyn Sink,
+    files: &mut FileStore,
+    media: impl Iterator<Item = &'e ZipEntry>,
+) -> Result<()> {
+    for e in media {
+        if !files.contains(&e.name) {
+            files.store(dyi, sink, e, true).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The import's report: `counted` are `(key, n, singular, plural)` in statement order.
+pub fn import_report(
+    platform: &str,
+    counted: &[(&str, u64, &str, &str)],
+    files: &FileStore,
+    missing: u64,
+    skipped: &Skipped,
+) -> Report {
+    let mut captured: BTreeMap<String, u64> = counted
+        .iter()
+        .map(|(k, n, _, _)| ((*k).to_owned(), *n))
+        .collect();
+    captured.insert("media".to_owned(), files.media);
+    captured.insert("files".to_owned(), files.files);
+    captured.insert(
+        "private_files_skipped".to_owned(),
+        skipped.private.len() as u64,
+    );
+    let mut parts: Vec<String> = counted
+        .iter()
+        .map(|(_, n, one, many)| count(*n, one, many))
+        .collect();
+    let last = parts.pop().unwrap_or_default();
+    let listed = if parts.is_empty() {
+        last
+    } else {
+        format!("{} and {last}", parts.join(", "))
+    };
+    let mut statement = format!(
+        "Imported the owner's {platform} export (Download Your Information, JSON): {listed} with {}; {} stored byte-exact; text repaired from Meta's mojibake.",
+        count(files.media, "media file", "media files"),
+        count(files.files, "file", "files"),
+    );
+    statement.push_str(&missing_statement(missing));
+    statement.push_str(&skipped_statement(&skipped.private, skipped.other));
+    Report {
+        platform_reported: BTreeMap::new(),
+        captured,
+        statement,
+    }
 }
 
 /// Deterministic item ids: `<kind>-<unix seconds>`, then `-2`, `-3`… for the same kind and
@@ -529,7 +625,7 @@ pub async fn emit_entries(
 }
 
 /// What the statement says about referenced media the export lacks (nothing when none).
-pub fn missing_statement(missing: u64) -> String {
+fn missing_statement(missing: u64) -> String {
     if missing == 0 {
         return String::new();
     }
@@ -544,7 +640,7 @@ pub fn missing_statement(missing: u64) -> String {
 }
 
 /// The statement's sentences about what was deliberately not imported.
-pub fn skipped_statement(private: &[&'static str], other: usize) -> String {
+fn skipped_statement(private: &[&'static str], other: usize) -> String {
     let mut s = String::new();
     if !private.is_empty() {
         let mut kinds: Vec<&str> = Vec::new();
