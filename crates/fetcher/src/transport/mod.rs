@@ -29,7 +29,7 @@ use body::CappedBody;
 use classify::{Exchange, Signals, Verdict};
 use ratelimit::HostLimiter;
 
-/// One GET.
+/// One GET, or a POST of a form ([`Request::post_form`]).
 pub struct Request<'a> {
     pub platform: Platform,
     /// Short ASCII name for the stored body, e.g. `users-me`, `users-123-tweets`.
@@ -39,6 +39,9 @@ pub struct Request<'a> {
     pub auth: Option<Auth<'a>>,
     /// The platform's reading of its responses, consulted before the generic rules.
     pub signals: Option<&'a dyn Signals>,
+    /// A form body (`application/x-www-form-urlencoded`): the request is a POST. Snapchat's
+    /// "My Data" download links are answered only to a POST of their own query string.
+    pub form: Option<&'a str>,
 }
 
 impl<'a> Request<'a> {
@@ -49,7 +52,19 @@ impl<'a> Request<'a> {
             url,
             auth: None,
             signals: None,
+            form: None,
         }
+    }
+
+    /// Makes the request a POST of `form` (already URL-encoded).
+    #[must_use]
+    pub fn post_form(mut self, form: &'a str) -> Self {
+        self.form = Some(form);
+        self
+    }
+
+    fn method(&self) -> &'static str {
+        if self.form.is_some() { "POST" } else { "GET" }
     }
 
     #[must_use]
@@ -284,14 +299,22 @@ impl Transport {
         let host = req.url.host_str().unwrap_or_default().to_ascii_lowercase();
         self.limiter.until_ready(&host).await;
         let mut target = self.cfg.hosts.rewrite(&req.url);
-        let mut builder = self.client.get(target.clone());
-        match req.auth {
-            Some(Auth::Bearer(secret)) => builder = builder.bearer_auth(secret.expose()),
-            Some(Auth::Query { param, secret }) => {
-                target.query_pairs_mut().append_pair(param, secret.expose());
-                builder = self.client.get(target);
-            }
-            None => {}
+        if let Some(Auth::Query { param, secret }) = req.auth {
+            target.query_pairs_mut().append_pair(param, secret.expose());
+        }
+        let mut builder = match req.form {
+            None => self.client.get(target),
+            Some(form) => self
+                .client
+                .post(target)
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(form.to_owned()),
+        };
+        if let Some(Auth::Bearer(secret)) = req.auth {
+            builder = builder.bearer_auth(secret.expose());
         }
         if let Some(t) = timeout {
             builder = builder.timeout(t);
@@ -479,7 +502,7 @@ impl Transport {
         CaptureLogEntry {
             seq: 0,
             time: started,
-            method: "GET".into(),
+            method: req.method().into(),
             url: shown.to_owned(),
             status,
             headers: redact_headers(headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes()))),

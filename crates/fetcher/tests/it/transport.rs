@@ -459,3 +459,32 @@ async fn a_spent_budget_holds_the_next_request_until_the_reset() {
     expect_error(r, "deferred");
     assert!(h.clock.sleeps().is_empty());
 }
+
+/// A form POST (Snapchat's "My Data" download links answer only to one): the body and type
+/// reach the server, and the log says POST.
+#[tokio::test]
+async fn a_form_post_sends_its_body_and_is_logged_as_post() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/dmd/memories"))
+        .and(wiremock::matchers::header(
+            "content-type",
+            "application/x-www-form-urlencoded",
+        ))
+        .and(wiremock::matchers::body_string("uid=u1&sid=s2&mid=m3"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw("https://cdn.example.test/m3.jpg", "text/plain"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let h = Harness::new(&hosts(&server));
+    let mut sink = MemorySink::new();
+    let req = Request::new(Platform::Snapchat, "memory-link", api("/dmd/memories"))
+        .post_form("uid=u1&sid=s2&mid=m3");
+    let doc = h.transport.document(&mut sink, &req).await.unwrap();
+    assert_eq!(&doc.body[..], b"https://cdn.example.test/m3.jpg");
+    assert_eq!(sink.log.len(), 1);
+    assert_eq!(sink.log[0].method, "POST");
+}
