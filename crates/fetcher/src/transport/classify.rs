@@ -21,6 +21,9 @@ pub struct Exchange<'a> {
     pub now: OffsetDateTime,
     /// True for API documents (JSON expected), false for media.
     pub expect_json: bool,
+    /// A public web page was asked for: HTML is the answer, not a login wall to refuse (the
+    /// page's adapter checks that it holds what it should).
+    pub web_page: bool,
 }
 
 impl Exchange<'_> {
@@ -58,7 +61,7 @@ pub fn generic(ex: &Exchange<'_>) -> Verdict {
     let url = ex.url.to_owned();
     match ex.status {
         200..=299 => {
-            if looks_like_html(ex) && (ex.expect_json || is_html_type(ex)) {
+            if !ex.web_page && looks_like_html(ex) && (ex.expect_json || is_html_type(ex)) {
                 Verdict::Fail(FetchError::UnexpectedHtml { url })
             } else {
                 Verdict::Accept
@@ -134,6 +137,7 @@ mod tests {
             body,
             now: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
             expect_json: true,
+            web_page: false,
         }
     }
 

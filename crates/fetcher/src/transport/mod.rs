@@ -42,6 +42,8 @@ pub struct Request<'a> {
     /// A form body (`application/x-www-form-urlencoded`): the request is a POST. Snapchat's
     /// "My Data" download links are answered only to a POST of their own query string.
     pub form: Option<&'a str>,
+    /// A public web page (HTML expected), not an API document.
+    pub web_page: bool,
 }
 
 impl<'a> Request<'a> {
@@ -53,7 +55,15 @@ impl<'a> Request<'a> {
             auth: None,
             signals: None,
             form: None,
+            web_page: false,
         }
+    }
+
+    /// Asks for a public web page: an HTML answer is accepted (and stored as `.html`).
+    #[must_use]
+    pub fn web_page(mut self) -> Self {
+        self.web_page = true;
+        self
     }
 
     /// Makes the request a POST of `form` (already URL-encoded).
@@ -187,7 +197,8 @@ impl Transport {
                 headers: &answer.headers,
                 body: &body,
                 now: self.clock.now(),
-                expect_json: true,
+                expect_json: !req.web_page,
+                web_page: req.web_page,
             };
             match verdict(req, &ex) {
                 Verdict::Accept => {
@@ -392,6 +403,7 @@ impl Transport {
             body: &body,
             now: self.clock.now(),
             expect_json: false,
+            web_page: false,
         };
         match verdict(req, &ex) {
             Verdict::Accept => Err(MediaRefusal::Fail(FetchError::UnexpectedHtml {

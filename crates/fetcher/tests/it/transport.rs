@@ -488,3 +488,33 @@ async fn a_form_post_sends_its_body_and_is_logged_as_post() {
     assert_eq!(sink.log.len(), 1);
     assert_eq!(sink.log[0].method, "POST");
 }
+
+/// A public web page is asked for as one: its HTML is stored as `.html`; the same HTML where an
+/// API document was expected is still refused as a login wall.
+#[tokio::test]
+async fn web_pages_accept_html_and_api_documents_do_not() {
+    let server = MockServer::start().await;
+    let page = "<!DOCTYPE html><html><head><title>مدرسة</title></head><body>profile</body></html>";
+    Mock::given(path("/add/alnoor_school"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(page, "text/html; charset=utf-8"))
+        .mount(&server)
+        .await;
+    let h = Harness::new(&hosts(&server));
+    let mut sink = MemorySink::new();
+    let url = api("/add/alnoor_school");
+    let doc = h
+        .transport
+        .document(
+            &mut sink,
+            &Request::new(Platform::Snapchat, "profile", url.clone()).web_page(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(&doc.body[..], page.as_bytes());
+    assert!(doc.stored.path.ends_with(".html"), "{}", doc.stored.path);
+    let refused = h
+        .transport
+        .document(&mut sink, &Request::new(Platform::Snapchat, "profile", url))
+        .await;
+    expect_error(refused, "unexpected_html");
+}

@@ -126,6 +126,7 @@ mod tests {
             body: body.as_bytes(),
             now: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
             expect_json: true,
+            web_page: false,
         })
     }
 
@@ -163,6 +164,7 @@ mod tests {
                 body: b"{}",
                 now: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
                 expect_json: true,
+                web_page: false,
             })
         };
         h.insert(

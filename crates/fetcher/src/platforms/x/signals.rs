@@ -167,6 +167,7 @@ mod tests {
             body: body.as_bytes(),
             now: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
             expect_json: true,
+            web_page: false,
         })
     }
 

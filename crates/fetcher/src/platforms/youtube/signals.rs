@@ -145,6 +145,7 @@ mod tests {
             body: body.as_bytes(),
             now: datetime!(2025-01-15 20:00 UTC),
             expect_json: true,
+            web_page: false,
         };
         let quota = r#"{"error":{"code":403,"message":"The request cannot be completed because you have exceeded your quota.","errors":[{"message":"…","domain":"youtube.quota","reason":"quotaExceeded"}]}}"#;
         let Some(Verdict::Retry { at: Some(at), .. }) = YouTubeSignals.classify(&ex(403, quota))
