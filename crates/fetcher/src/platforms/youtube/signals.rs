@@ -4,7 +4,8 @@
 //! Pacific time, so the request is retried then and no sooner (the transport defers the
 //! account when that is further away than its maximum wait). `rateLimitExceeded` and
 //! `userRateLimitExceeded` are short-term: back off. Closed or suspended accounts and missing
-//! resources map to account states.
+//! resources map to account states. Any other 4xx with reasons (`commentsDisabled`,
+//! `forbidden`…) is an HTTP error whose detail names the reasons.
 
 use model::Platform;
 use serde::Deserialize;
@@ -98,6 +99,15 @@ impl Signals for YouTubeSignals {
         } else if has("authenticatedUserAccountClosed") || has("channelClosed") || ex.status == 404
         {
             Verdict::Fail(FetchError::NotFound { detail })
+        } else if (400..500).contains(&ex.status) && ex.status != 429 && !reasons.is_empty() {
+            // Other refusals (`commentsDisabled`, `forbidden`, `insufficientPermissions`…)
+            // concern one request: name the reasons, which the generic rule's 200-character
+            // snippet of the body cuts off, so that adapters can tell them apart.
+            Verdict::Fail(FetchError::Http {
+                status: ex.status,
+                url: ex.url.to_owned(),
+                detail,
+            })
         } else {
             return None;
         })
@@ -163,5 +173,13 @@ mod tests {
                 .classify(&ex(200, r#"{"items":[]}"#))
                 .is_none()
         );
+        let disabled = r#"{"error":{"code":403,"message":"The video identified by the <code><a href=\"/youtube/v3/docs/commentThreads/list#videoId\">videoId</a></code> parameter has disabled comments.","errors":[{"message":"…","domain":"youtube.commentThread","reason":"commentsDisabled","location":"videoId","locationType":"parameter"}]}}"#;
+        let Some(Verdict::Fail(FetchError::Http { status, detail, .. })) =
+            YouTubeSignals.classify(&ex(403, disabled))
+        else {
+            panic!("a refusal of one request is an HTTP error naming its reason")
+        };
+        assert_eq!(status, 403);
+        assert!(detail.ends_with("(commentsDisabled)"), "{detail}");
     }
 }
