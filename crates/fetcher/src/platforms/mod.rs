@@ -4,5 +4,6 @@
 pub mod facebook;
 pub mod instagram;
 pub mod meta;
+pub mod snapchat;
 pub mod x;
 pub mod youtube;
