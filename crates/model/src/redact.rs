@@ -39,6 +39,17 @@ pub const SECRET_PARAMS: &[&str] = &[
     "oauth_token",
     "oauth_signature",
     "password",
+    // Signed download links (Snapchat "My Data", S3/CloudFront/GCS-signed URLs) grant access
+    // to private media until they expire.
+    "sig",
+    "signature",
+    "x-amz-signature",
+    "x-amz-credential",
+    "x-amz-security-token",
+    "x-goog-signature",
+    "x-goog-credential",
+    "key-pair-id",
+    "policy",
 ];
 
 /// Names the first secret left in `entry`, without its value.

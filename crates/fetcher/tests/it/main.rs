@@ -7,6 +7,7 @@ mod facebook_api;
 mod facebook_export;
 mod instagram_api;
 mod instagram_export;
+mod snapchat_export;
 mod snapchat_web;
 mod transport;
 mod x_api;
