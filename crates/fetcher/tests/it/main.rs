@@ -10,3 +10,4 @@ mod instagram_export;
 mod transport;
 mod x_api;
 mod x_export;
+mod youtube_takeout;
