@@ -28,7 +28,7 @@
 //! [`ZipLimits::ratio_floor_bytes`] are decompressed, the decompressed bytes may not exceed
 //! [`ZipLimits::max_ratio`] times the part's compressed size (tar has no per-entry compressed
 //! size: the ratio is the whole stream's, checked while decompressing, so a bomb is stopped
-//! early). Tar headers (long names, pax records) are capped at 1 MiB between two files, since
+//! early). Tar headers (long names, pax records) are capped at 1 MiB per entry, since
 //! the `tar` crate reads them into memory. A damaged stream (bad header checksum, bad deflate
 //! data, wrong gzip CRC-32, truncated file) refuses the export.
 //!
@@ -55,7 +55,7 @@ use crate::error::{FetchError, Result};
 use crate::export_zip::{IMPORT_TOOL, ZipLimits, check_name};
 use crate::source::{ByteStream, Sink, Stored};
 
-/// Most header bytes (long names, pax records, padding) allowed between two files.
+/// Most header bytes (long names, pax records, padding) allowed before one entry.
 const MAX_HEADER_BYTES: u64 = 1024 * 1024;
 
 /// One file of a tar export (folders are validated but not listed).
@@ -324,7 +324,7 @@ impl ByteStream for TarStream {
 struct Budget {
     /// Decompressed bytes so far.
     total: Cell<u64>,
-    /// Header bytes since the last file's content started.
+    /// Header bytes read since the last entry was yielded.
     overhead: Cell<u64>,
     /// Whether the loop is reading a file's content (or draining the end of the stream).
     in_body: Cell<bool>,
@@ -470,6 +470,10 @@ fn mtime(h: &tar::Header) -> Option<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp(t).ok()
 }
 
+/// The error `read_body` returns when its consumer stops taking chunks (the sink dropped the
+/// stream): not a fault of the archive.
+const CONSUMER_STOPPED: &str = "the consumer stopped";
+
 /// Reads `r` to its end in chunks, handing each to `each`; returns the length and CRC-32.
 fn read_body(
     r: &mut impl Read,
@@ -494,7 +498,7 @@ fn read_body(
         crc.update(&buf[..filled]);
         len += filled as u64;
         if !each(&buf[..filled]) {
-            return Err(io::Error::other("the consumer stopped"));
+            return Err(io::Error::other(CONSUMER_STOPPED));
         }
     }
 }
@@ -515,6 +519,8 @@ fn scan(path: &Path, label: &str, part: usize, limits: &ZipLimits, keep: &Keep) 
             .map_err(|e| damaged(label, &budget, "cannot read", &e))?;
         for (ordinal, entry) in iter.enumerate() {
             let mut entry = entry.map_err(|e| damaged(label, &budget, "cannot read", &e))?;
+            // The headers of this entry passed the cap while they were read; count afresh.
+            budget.overhead.set(0);
             if ordinal >= limits.max_entries {
                 return Err(refuse(
                     label,
@@ -562,7 +568,6 @@ fn scan(path: &Path, label: &str, part: usize, limits: &ZipLimits, keep: &Keep) 
             let wanted = keep(&name, size);
             let mut body = Vec::new();
             budget.in_body.set(true);
-            budget.overhead.set(0);
             let read = read_body(&mut entry, &mut buf, |chunk| {
                 if wanted {
                     body.extend_from_slice(chunk);
@@ -651,7 +656,7 @@ fn replay(
         let end = match read {
             Ok((len, crc)) if len == want.size && crc == want.crc32 => Ok(None),
             Ok(_) => Err(changed(&want.name)),
-            Err(e) if e.to_string() == "the consumer stopped" => return,
+            Err(e) if e.to_string() == CONSUMER_STOPPED => return,
             Err(e) => Err(damaged(label, &budget, &want.name, &e)),
         };
         let failed = end.is_err();
@@ -833,6 +838,21 @@ mod tests {
         std::fs::write(&p, gz.finish().unwrap()).unwrap();
         let e = open(&p, ZipLimits::default()).await.unwrap_err();
         assert!(e.to_string().contains("checksum"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn many_folders_in_a_row_are_not_oversized_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.tgz");
+        let names: Vec<String> = (0..3000).map(|i| format!("d{i}/")).collect();
+        let mut entries: Vec<(&[u8], EntryType, &[u8])> = names
+            .iter()
+            .map(|n| (n.as_bytes(), EntryType::Directory, &b""[..]))
+            .collect();
+        entries.push((b"d0/a.csv", F, b"x"));
+        tgz(&p, &entries);
+        let t = open(&p, ZipLimits::default()).await.unwrap();
+        assert_eq!(t.entries().len(), 1);
     }
 
     #[tokio::test]

@@ -836,17 +836,6 @@ impl YouTubeTakeout {
     }
 }
 
-/// What the plan found before anything is emitted.
-struct Plan<'a> {
-    roles: Vec<(&'a str, Role)>,
-    videos: Vec<VideoRow>,
-    repeats: u64,
-    videos_file: Option<&'a str>,
-    channel: Option<(String, Option<String>)>,
-    posts: std::result::Result<Vec<PostRow>, String>,
-    posts_file: Option<&'a str>,
-}
-
 #[async_trait]
 impl Source for YouTubeTakeout {
     fn platform(&self) -> Platform {
@@ -863,25 +852,21 @@ impl Source for YouTubeTakeout {
         let names = self.archive.names();
         let roles: Vec<(&str, Role)> = names.iter().map(|n| (*n, self.role(n))).collect();
         let find = |r: Role| roles.iter().find(|(_, x)| *x == r).map(|(n, _)| *n);
-        let mut plan = Plan {
-            videos: Vec::new(),
-            repeats: 0,
-            videos_file: find(Role::Videos),
-            channel: None,
-            posts: Ok(Vec::new()),
-            posts_file: find(Role::Posts),
-            roles: Vec::new(),
-        };
+        let videos_file = find(Role::Videos);
+        let posts_file = find(Role::Posts);
         let channel_file = find(Role::Channel);
-        if let Some(f) = plan.videos_file {
-            (plan.videos, plan.repeats) = parse_videos(f, &self.archive.read(f).await?)?;
+        let (videos, repeats) = if let Some(f) = videos_file {
+            parse_videos(f, &self.archive.read(f).await?)?
         } else if roles.iter().any(|(_, r)| *r == Role::VideoFile) {
             return Err(self.refuse(format!(
                 "video files but no {}video metadata/videos.csv: request the Takeout again with \"video metadata\" selected, so the files can be joined to their video ids",
                 self.root
             )));
-        }
+        } else {
+            (Vec::new(), 0)
+        };
         let channel_label = format!("{}channels/channel.csv", self.root);
+        let mut channel = None;
         if let Some(f) = channel_file {
             let rows = parse_channel(f, &self.archive.read(f).await?)?;
             let pick = match &self.account {
@@ -897,17 +882,16 @@ impl Source for YouTubeTakeout {
                         .join(", ")
                 )));
             }
-            plan.channel = pick.or(rows.first()).cloned();
+            channel = pick.or(rows.first()).cloned();
         }
-        if let Some(f) = plan.posts_file {
-            plan.posts = parse_posts(f, &self.archive.read(f).await?);
-        }
-        let account = self.resolve_account(plan.channel.as_ref(), &plan.videos, &channel_label)?;
-        plan.roles = roles;
+        let post_rows = match posts_file {
+            Some(f) => parse_posts(f, &self.archive.read(f).await?),
+            None => Ok(Vec::new()),
+        };
+        let account = self.resolve_account(channel.as_ref(), &videos, &channel_label)?;
 
         // Join video files to rows.
-        let video_files: Vec<&str> = plan
-            .roles
+        let video_files: Vec<&str> = roles
             .iter()
             .filter(|(_, r)| *r == Role::VideoFile)
             .map(|(n, _)| *n)
@@ -916,8 +900,7 @@ impl Source for YouTubeTakeout {
             .iter()
             .map(|n| split_ext(n.rsplit('/').next().unwrap_or_default()).0)
             .collect();
-        let rows: Vec<(&str, OffsetDateTime)> = plan
-            .videos
+        let rows: Vec<(&str, OffsetDateTime)> = videos
             .iter()
             .map(|v| (v.title.as_str(), v.created))
             .collect();
@@ -928,8 +911,7 @@ impl Source for YouTubeTakeout {
                 file_of.insert(*vi, video_files[fi]);
             }
         }
-        let post_files: Vec<&str> = plan
-            .roles
+        let post_files: Vec<&str> = roles
             .iter()
             .filter(|(_, r)| *r == Role::PostFile)
             .map(|(n, _)| *n)
@@ -937,7 +919,7 @@ impl Source for YouTubeTakeout {
 
         // 2. Emit: begin, profile, every imported file in archive order, then the items.
         sink.begin(&account).await?;
-        if let Some((id, title)) = &plan.channel {
+        if let Some((id, title)) = &channel {
             sink.profile(Profile {
                 platform: Platform::Youtube,
                 id: id.clone(),
@@ -951,8 +933,7 @@ impl Source for YouTubeTakeout {
             })
             .await?;
         }
-        let wanted: HashSet<&str> = plan
-            .roles
+        let wanted: HashSet<&str> = roles
             .iter()
             .filter(|(_, r)| !matches!(r, Role::Private(_) | Role::Other))
             .map(|(n, _)| *n)
@@ -962,7 +943,7 @@ impl Source for YouTubeTakeout {
         let source_path = |f: Option<&str>| f.and_then(|f| stored.get(f)).map(|s| s.path.clone());
 
         let mut missing = 0u64;
-        for (vi, v) in plan.videos.iter().enumerate() {
+        for (vi, v) in videos.iter().enumerate() {
             let url = watch_url(&v.id);
             let media = match file_of.get(&vi) {
                 Some(f) => MediaRef {
@@ -996,7 +977,7 @@ impl Source for YouTubeTakeout {
                 url: Some(url.clone()),
                 references: Vec::new(),
                 route: Route::Export,
-                source_path: source_path(plan.videos_file),
+                source_path: source_path(videos_file),
             })
             .await?;
             if !file_of.contains_key(&vi) {
@@ -1016,7 +997,7 @@ impl Source for YouTubeTakeout {
 
         let mut posts = 0u64;
         let mut post_images = 0u64;
-        match &plan.posts {
+        match &post_rows {
             Ok(rows) => {
                 let mut seen = HashSet::new();
                 for p in rows {
@@ -1071,7 +1052,7 @@ impl Source for YouTubeTakeout {
                         url: Some(format!("https://www.youtube.com/post/{}", p.id)),
                         references: Vec::new(),
                         route: Route::Export,
-                        source_path: source_path(plan.posts_file),
+                        source_path: source_path(posts_file),
                     })
                     .await?;
                     posts += 1;
@@ -1085,7 +1066,7 @@ impl Source for YouTubeTakeout {
                     reason: GapReason::Other,
                     detail: format!(
                         "{}: community posts not itemised ({why}); the file is stored as delivered",
-                        plan.posts_file.unwrap_or_default()
+                        posts_file.unwrap_or_default()
                     ),
                     item_id: None,
                     url: None,
@@ -1111,18 +1092,16 @@ impl Source for YouTubeTakeout {
         }
 
         // 3. Report.
-        let n_videos = plan.videos.len() as u64;
+        let n_videos = videos.len() as u64;
         let video_files_stored = video_files.len() as u64;
-        let private: Vec<&str> = plan
-            .roles
+        let private: Vec<&str> = roles
             .iter()
             .filter_map(|(_, r)| match r {
                 Role::Private(w) => Some(*w),
                 _ => None,
             })
             .collect();
-        let other: BTreeSet<&str> = plan
-            .roles
+        let other: BTreeSet<&str> = roles
             .iter()
             .filter(|(_, r)| *r == Role::Other)
             .map(|(n, _)| {
@@ -1130,12 +1109,8 @@ impl Source for YouTubeTakeout {
                 rel.split_once('/').map_or(rel, |(t, _)| t)
             })
             .collect();
-        let other_files = plan.roles.iter().filter(|(_, r)| *r == Role::Other).count();
-        let playlists = plan
-            .roles
-            .iter()
-            .filter(|(_, r)| *r == Role::Playlist)
-            .count();
+        let other_files = roles.iter().filter(|(_, r)| *r == Role::Other).count();
+        let playlists = roles.iter().filter(|(_, r)| *r == Role::Playlist).count();
         let mut captured = std::collections::BTreeMap::new();
         captured.insert("videos".to_owned(), n_videos);
         captured.insert("video_files".to_owned(), video_files_stored);
@@ -1176,14 +1151,14 @@ impl Source for YouTubeTakeout {
                 count(unmatched, "video file", "video files")
             );
         }
-        if plan.repeats > 0 {
+        if repeats > 0 {
             let _ = write!(
                 statement,
                 " {} repeated in videos.csv imported once.",
-                count(plan.repeats, "video", "videos")
+                count(repeats, "video", "videos")
             );
         }
-        if plan.posts.is_err() {
+        if post_rows.is_err() {
             statement.push_str(" posts.csv has columns this version does not know: the posts were stored, not itemised.");
         }
         if !private.is_empty() {
