@@ -23,6 +23,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod export_tar;
 pub mod export_zip;
 pub mod media;
 pub mod memory_sink;

@@ -13,3 +13,4 @@ mod transport;
 mod x_api;
 mod x_export;
 mod youtube_api;
+mod youtube_takeout;
