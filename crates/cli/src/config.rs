@@ -43,6 +43,9 @@ pub struct Fetch {
     /// Requests per minute per host; `default` for hosts not listed; 0 = unlimited.
     #[serde(default)]
     pub rate_limits: std::collections::BTreeMap<String, u32>,
+    /// The `yt-dlp` executable `archive youtube` downloads the owner's videos with (default:
+    /// `yt-dlp` found on the PATH; none: each video is a gap pointing to Takeout).
+    pub yt_dlp: Option<PathBuf>,
 }
 
 /// Where tokens come from when not in the environment: a separate file (mode 0600), never
@@ -166,29 +169,50 @@ impl Config {
     /// A platform token: `TAWTHIQ_<PLATFORM>_TOKEN`, else `<platform>_token` in the secrets
     /// file. The file must not be readable by group or others.
     pub fn token(&self, platform: model::Platform) -> anyhow::Result<fetcher::Secret> {
-        let var = format!("TAWTHIQ_{}_TOKEN", platform.as_str().to_ascii_uppercase());
+        let key = format!("{}_token", platform.as_str());
+        self.secret(&key)?.ok_or_else(|| {
+            let var = format!("TAWTHIQ_{}", key.to_ascii_uppercase());
+            match &self.secrets.file {
+                None => anyhow::anyhow!(
+                    "no {platform} token: set {var}, or name a secrets file holding {key} in [secrets] file"
+                ),
+                Some(path) => anyhow::anyhow!("no {key} in secrets file {}", path.display()),
+            }
+        })
+    }
+
+    /// The `yt-dlp` to use: `TAWTHIQ_YT_DLP`, else `[fetch] yt_dlp`, else one on the PATH.
+    pub fn yt_dlp(&self) -> Option<PathBuf> {
+        std::env::var_os("TAWTHIQ_YT_DLP")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| self.fetch.yt_dlp.clone())
+            .or_else(fetcher::platforms::youtube::ytdlp::find_on_path)
+    }
+
+    /// The secret named `key` (`youtube_token`, `youtube_api_key`…): `TAWTHIQ_<KEY>` in the
+    /// environment, else `key` in the secrets file; `None` when neither has it.
+    pub fn secret(&self, key: &str) -> anyhow::Result<Option<fetcher::Secret>> {
+        let var = format!("TAWTHIQ_{}", key.to_ascii_uppercase());
         if let Ok(t) = std::env::var(&var)
             && !t.trim().is_empty()
         {
-            return Ok(fetcher::Secret::new(t));
+            return Ok(Some(fetcher::Secret::new(t)));
         }
-        let key = format!("{}_token", platform.as_str());
         let Some(path) = &self.secrets.file else {
-            anyhow::bail!(
-                "no {platform} token: set {var}, or name a secrets file holding {key} in [secrets] file"
-            );
+            return Ok(None);
         };
         check_private(path)?;
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading secrets file {}", path.display()))?;
         let table: toml::Table = toml::from_str(&text)
             .map_err(|e| anyhow::anyhow!("secrets file {}: {}", path.display(), e.message()))?;
-        match table.get(&key) {
+        Ok(match table.get(key) {
             Some(toml::Value::String(t)) if !t.trim().is_empty() => {
-                Ok(fetcher::Secret::new(t.clone()))
+                Some(fetcher::Secret::new(t.clone()))
             }
-            _ => anyhow::bail!("no {key} in secrets file {}", path.display()),
-        }
+            _ => None,
+        })
     }
 }
 

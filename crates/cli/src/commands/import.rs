@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use anyhow::bail;
 use fetcher::platforms::facebook::export::FacebookExport;
 use fetcher::platforms::instagram::export::InstagramExport;
+use fetcher::Transport;
+use fetcher::platforms::snapchat::export::SnapchatExport;
 use fetcher::platforms::x::export::XExport;
+use fetcher::platforms::youtube::takeout::YouTubeTakeout;
 use model::{AccountId, Platform};
 
 use super::capture::{self, BundleFlags};
@@ -15,7 +18,7 @@ use crate::config::Config;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// x, instagram or facebook.
+    /// x, instagram, facebook, youtube (Google Takeout, zip or tgz) or snapchat (My Data).
     platform: Platform,
     /// The export as downloaded from the platform (e.g. `twitter-2025-05-04-….zip`); Meta
     /// splits large exports: give every part of one export.
@@ -25,6 +28,10 @@ pub struct Args {
     /// (instagram, facebook; default: the username the export holds).
     #[arg(long)]
     account: Option<String>,
+    /// snapchat: do not fetch the memories' download links (they are recorded either way;
+    /// fetched by default while still valid).
+    #[arg(long)]
+    no_fetch: bool,
     #[command(flatten)]
     bundle: BundleFlags,
 }
@@ -57,6 +64,23 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
             }
             capture::run(&rt, &mut source, &a.bundle, cfg, None)
         }
-        other => bail!("importing {other} exports is not supported yet"),
+        Platform::Youtube => {
+            let mut source = rt.block_on(YouTubeTakeout::open(&a.exports))?;
+            if let Some(id) = account {
+                source = source.with_account(id);
+            }
+            capture::run(&rt, &mut source, &a.bundle, cfg, None)
+        }
+        Platform::Snapchat => {
+            let transport = Transport::new(cfg.fetch_config()?)?;
+            let mut source = rt.block_on(SnapchatExport::open(&a.exports))?;
+            if let Some(id) = account {
+                source = source.with_account(id);
+            }
+            if !a.no_fetch {
+                source = source.fetch_links(&transport);
+            }
+            capture::run(&rt, &mut source, &a.bundle, cfg, None)
+        }
     }
 }
