@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
+use fetcher::Transport;
 use fetcher::platforms::facebook::export::FacebookExport;
 use fetcher::platforms::instagram::export::InstagramExport;
-use fetcher::Transport;
 use fetcher::platforms::snapchat::export::SnapchatExport;
 use fetcher::platforms::x::export::XExport;
 use fetcher::platforms::youtube::takeout::YouTubeTakeout;

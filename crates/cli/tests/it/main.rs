@@ -6,5 +6,5 @@ mod capture;
 mod errors;
 mod independent_tools;
 mod meta;
-mod youtube_snapchat;
 mod workflow;
+mod youtube_snapchat;

@@ -1,5 +1,5 @@
 //! `tawthiq archive|import youtube|snapchat` end to end: the binary against a local replay of
-//! the YouTube Data API, a Snapchat public profile page and their CDNs, and over a Google
+//! the `YouTube` Data API, a Snapchat public profile page and their CDNs, and over a Google
 //! Takeout and a Snapchat "My Data" zip built here.
 
 use std::path::Path;
