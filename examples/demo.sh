@@ -8,8 +8,10 @@
 #   4. import an Instagram and a Facebook Page "Download Your Information" export (zipped from the
 #      importers' samples under crates/fetcher/tests/fixtures/{instagram,facebook}/export; their
 #      Arabic is written the Meta way, one \u00XX escape per byte, and comes out repaired);
-#   5. bundle a folder of evidence (examples/sample-account);
-#   6. verify, list and read back, as an auditor would.
+#   5. import a YouTube channel's Google Takeout and a Snapchat "My Data" export (zipped from the
+#      importers' samples: Arabic video titles that collide, Memories with their media);
+#   6. bundle a folder of evidence (examples/sample-account);
+#   7. verify, list and read back, as an auditor would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-demo-output}
@@ -34,15 +36,15 @@ kill $server; trap - EXIT
 
 echo
 echo "== import x (the owner's archive zip, made from crates/fetcher/tests/fixtures/x/export/happy)"
-zipdir() { # zipdir <folder> <zip>: the folder's files, paths relative to it
-  python3 - "$1" "$2" <<'PY'
+zipdir() { # zipdir <folder> <zip> [prefix]: the folder's files, paths relative to it
+  python3 - "$1" "$2" "${3:-}" <<'PY'
 import os, sys, zipfile
-src, dst = sys.argv[1], sys.argv[2]
+src, dst, prefix = sys.argv[1], sys.argv[2], sys.argv[3]
 with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
     for d, _, files in sorted(os.walk(src)):
         for f in sorted(files):
             p = os.path.join(d, f)
-            z.write(p, os.path.relpath(p, src))
+            z.write(p, os.path.join(prefix, os.path.relpath(p, src)))
 PY
 }
 zipdir crates/fetcher/tests/fixtures/x/export/happy "$out/twitter-archive.zip"
@@ -54,6 +56,14 @@ zipdir crates/fetcher/tests/fixtures/instagram/export/ig2025 "$out/instagram-aln
 "$tawthiq" import instagram "$out/instagram-alnoor.school-2025.zip" -o "$out/export"
 zipdir crates/fetcher/tests/fixtures/facebook/export/fb_page "$out/facebook-alnoorschool-2025.zip"
 "$tawthiq" import facebook "$out/facebook-alnoorschool-2025.zip" -o "$out/export"
+
+echo
+echo "== import youtube (Google Takeout) and snapchat (My Data; download links not fetched: offline)"
+zipdir crates/fetcher/tests/fixtures/youtube/takeout/a "$out/takeout-20250504T000000Z-001.zip" \
+  "Takeout/YouTube and YouTube Music"
+"$tawthiq" import youtube "$out/takeout-20250504T000000Z-001.zip" -o "$out/export"
+zipdir crates/fetcher/tests/fixtures/snapchat/export/mydata "$out/mydata~1746340200000.zip"
+"$tawthiq" import snapchat "$out/mydata~1746340200000.zip" --no-fetch -o "$out/export"
 
 echo
 echo "== bundle (a folder of evidence)"
