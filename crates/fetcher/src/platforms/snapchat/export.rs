@@ -44,10 +44,9 @@
 //!   `fetch_links`, each such memory is a [`GapReason::MissingFromExport`] gap ("not fetched").
 //! - **Signed links are secrets-ish.** They grant the file for a few days. The export file
 //!   holding them is stored byte-exact (it is the evidence); everywhere this importer writes a
-//!   link itself (`MediaRef::original_url`, gap URLs, errors) its signature parameters
-//!   ([`SIGNATURE_PARAMS`]) read `[REDACTED]`. The transport's capture log redacts with
-//!   `model::redact`, whose list does not include `sig` or `X-Amz-Signature`: the GETs of signed
-//!   URLs are logged with them (the POST is logged without its query, which travels in the body).
+//!   link itself (`MediaRef::original_url`, gap URLs, errors) its signature parameters read
+//!   `[REDACTED]` (`model::redact`, which also redacts the capture log's URLs; the POST is
+//!   logged without its query, which travels in the body).
 //! - **Account.** [`SnapchatExport::with_account`] when given (it always wins, as in the other
 //!   importers), else `Basic Information.Username` of `json/account.json`. The zip's name holds a
 //!   timestamp, not a username, so it cannot help: without either, the import asks for `--account`.
@@ -60,6 +59,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
+use model::redact::redact_url;
 use model::{AccountId, Gap, GapReason, Item, ItemKind, MediaRef, Platform, Profile, Route};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -83,20 +83,6 @@ const ACCOUNT: &str = "json/account.json";
 
 /// What the link fetches tell the user to do when a link no longer works.
 const EXPIRED: &str = "download link expired; request a new My Data export";
-
-/// Query parameters of Snapchat's download links and of the signed URLs they answer with that
-/// carry the signature (compared case-insensitively): never written by this importer.
-pub const SIGNATURE_PARAMS: &[&str] = &[
-    "sig",
-    "signature",
-    "x-amz-signature",
-    "x-amz-credential",
-    "x-amz-security-token",
-    "x-goog-signature",
-    "x-goog-credential",
-    "key-pair-id",
-    "policy",
-];
 
 /// One kind of private data, never read nor stored: `name` is a folder (ending in `/`) at the
 /// export root, or a file stem under `json/` or `html/`.
@@ -213,36 +199,6 @@ pub fn mid_of(link: &str) -> Option<String> {
         && mid.len() <= 64
         && mid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     ok.then(|| mid.to_ascii_lowercase())
-}
-
-/// `url` with the values of [`SIGNATURE_PARAMS`] (and of `model::redact`'s secrets) replaced by
-/// `[REDACTED]`, everything else kept.
-pub fn without_signature(url: &str) -> String {
-    let url = model::redact::redact_url(url);
-    let Some((base, rest)) = url.split_once('?') else {
-        return url;
-    };
-    let (query, fragment) = match rest.split_once('#') {
-        Some((q, f)) => (q, Some(f)),
-        None => (rest, None),
-    };
-    let pairs: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v))
-                if !v.is_empty() && SIGNATURE_PARAMS.contains(&k.to_ascii_lowercase().as_str()) =>
-            {
-                format!("{k}={}", model::redact::REDACTED)
-            }
-            _ => pair.to_owned(),
-        })
-        .collect();
-    let mut out = format!("{base}?{}", pairs.join("&"));
-    if let Some(f) = fragment {
-        out.push('#');
-        out.push_str(f);
-    }
-    out
 }
 
 /// A file under `memories/` named `<YYYY-MM-DD>_<uuid>-<main|overlay>.<ext>`: its UUID
@@ -554,7 +510,7 @@ fn link_refused(e: &FetchError) -> bool {
 /// `e` with its URL's signature redacted, for errors that stop the import.
 fn hide_signature(e: FetchError) -> FetchError {
     use FetchError as F;
-    let h = |url: String| without_signature(&url);
+    let h = |url: String| redact_url(&url);
     match e {
         F::UnexpectedHtml { url } => F::UnexpectedHtml { url: h(url) },
         F::Malformed {
@@ -806,7 +762,7 @@ impl Source for SnapchatExport<'_> {
                     });
                 }
             } else if let Some(link) = m.link() {
-                let shown = without_signature(&link.url);
+                let shown = redact_url(&link.url);
                 let outcome = match (self.transport, fetched.get(&link.url)) {
                     (_, Some(done)) => Some(done.clone()),
                     (Some(t), None) => {
@@ -1137,15 +1093,15 @@ mod tests {
     fn signatures_are_never_written() {
         let link = "https://app.snapchat.com/dmd/memories?uid=u&mid=m&ts=1&sig=SECRETSIG#f";
         assert_eq!(
-            without_signature(link),
+            redact_url(link),
             "https://app.snapchat.com/dmd/memories?uid=u&mid=m&ts=1&sig=[REDACTED]#f"
         );
         let s3 = "https://b.s3.amazonaws.com/k.jpg?X-Amz-Credential=C&X-Amz-Signature=S&X-Amz-Expires=60";
         assert_eq!(
-            without_signature(s3),
+            redact_url(s3),
             "https://b.s3.amazonaws.com/k.jpg?X-Amz-Credential=[REDACTED]&X-Amz-Signature=[REDACTED]&X-Amz-Expires=60"
         );
-        assert_eq!(without_signature("https://x/y"), "https://x/y");
+        assert_eq!(redact_url("https://x/y"), "https://x/y");
         let e = hide_signature(FetchError::Connect {
             url: "https://cf-st.sc-cdn.net/a.jpg?sig=SECRETSIG".into(),
             detail: "reset".into(),
