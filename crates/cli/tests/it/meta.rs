@@ -8,7 +8,7 @@ use std::process::Output;
 use wiremock::matchers::{method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{self, contains, keygen, media_bytes, only_file, tawthiq, write_zip};
+use crate::support::{self, cat, contains, keygen, media_bytes, only_file, tawthiq, write_zip};
 
 const TOKEN: &str = "TQ-META-SECRET-bWV0YSB0b2tlbg-0099";
 const CAPTION: &str = "حفل اليوم الوطني ٩٤ في مدرستنا 🇸🇦🎉";
@@ -42,38 +42,11 @@ async fn run(
         "graph.instagram.com={u}/graph,graph.facebook.com={u}/graph,\
          *.cdninstagram.com={u}/cdn,*.fbcdn.net={u}/cdn"
     );
-    let mut c = tawthiq();
-    c.args(args)
-        .arg("-o")
-        .arg(out)
-        .arg("--key")
-        .arg(key)
-        .arg("--tar")
-        .env(token_var, TOKEN)
-        .env("TAWTHIQ_HOSTS", hosts)
-        .env("TAWTHIQ_LOG", "debug");
-    tokio::task::spawn_blocking(move || support::run(&mut c))
-        .await
-        .unwrap()
-}
-
-fn cat(bundle: &Path, member: &str, public: &Path) -> String {
-    support::ok(
-        tawthiq()
-            .arg("cat")
-            .arg(bundle)
-            .arg(member)
-            .arg("--pubkey")
-            .arg(public),
-    )
+    support::capture(args, &hosts, out, key, &[(token_var, TOKEN)]).await
 }
 
 fn assert_published(o: &Output) {
-    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("verified   VALID"), "{stdout}");
-    assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
+    support::assert_published(o, TOKEN);
 }
 
 /// An Instagram professional account (Instagram Login): profile, one page of media, a story.

@@ -132,3 +132,48 @@ pub fn write_zip(path: &Path, files: &[(&str, &[u8])]) {
     }
     z.finish().unwrap();
 }
+
+/// Runs a capture command (`archive …` / `import …`) writing a plain tar into `out`, with the
+/// platforms' hosts sent to local servers (`TAWTHIQ_HOSTS` syntax) and extra environment.
+pub async fn capture(
+    args: &[&str],
+    hosts: &str,
+    out: &Path,
+    key: &Path,
+    env: &[(&str, &str)],
+) -> Output {
+    let mut c = tawthiq();
+    c.args(args)
+        .arg("-o")
+        .arg(out)
+        .arg("--key")
+        .arg(key)
+        .arg("--tar")
+        .env("TAWTHIQ_HOSTS", hosts)
+        .env("TAWTHIQ_LOG", "debug");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    tokio::task::spawn_blocking(move || run(&mut c))
+        .await
+        .unwrap()
+}
+
+/// Exit 0, the bundle verified, and `secret` in neither output stream.
+pub fn assert_published(o: &Output, secret: &str) {
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("verified   VALID"), "{stdout}");
+    assert!(!stdout.contains(secret) && !stderr.contains(secret));
+}
+
+/// One member of a bundle, read back with `tawthiq cat`.
+pub fn cat(bundle: &Path, member: &str, public: &Path) -> String {
+    ok(tawthiq()
+        .arg("cat")
+        .arg(bundle)
+        .arg(member)
+        .arg("--pubkey")
+        .arg(public))
+}
