@@ -552,19 +552,7 @@ fn scan(path: &Path, label: &str, part: usize, limits: &ZipLimits, keep: &Keep) 
                 continue;
             }
             let size = entry.size();
-            if size > limits.max_entry_bytes {
-                return Err(bad(format!(
-                    "declares {size} bytes, more than the {} allowed per entry",
-                    limits.max_entry_bytes
-                )));
-            }
-            total = total.saturating_add(size);
-            if total > limits.max_total_bytes {
-                return Err(bad(format!(
-                    "brings the declared total to {total} bytes, more than the {} allowed",
-                    limits.max_total_bytes
-                )));
-            }
+            limits.admit(size, &mut total).map_err(bad)?;
             let wanted = keep(&name, size);
             let mut body = Vec::new();
             budget.in_body.set(true);

@@ -69,6 +69,27 @@ pub struct ZipLimits {
     pub chunk_bytes: usize,
 }
 
+impl ZipLimits {
+    /// Admits an entry declaring `size` bytes, adding it to the running `total`: why not, if
+    /// it is over the per-entry or the total limit (shared by every export format's reader).
+    pub fn admit(&self, size: u64, total: &mut u64) -> std::result::Result<(), String> {
+        if size > self.max_entry_bytes {
+            return Err(format!(
+                "declares {size} bytes, more than the {} allowed per entry",
+                self.max_entry_bytes
+            ));
+        }
+        *total = total.saturating_add(size);
+        if *total > self.max_total_bytes {
+            return Err(format!(
+                "brings the declared total to {total} bytes, more than the {} allowed",
+                self.max_total_bytes
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for ZipLimits {
     fn default() -> ZipLimits {
         ZipLimits {
@@ -602,19 +623,7 @@ fn open_validated(
         }
         let size = f.size();
         let compressed = f.compressed_size();
-        if size > limits.max_entry_bytes {
-            return Err(bad(format!(
-                "declares {size} bytes, more than the {} allowed per entry",
-                limits.max_entry_bytes
-            )));
-        }
-        total = total.saturating_add(size);
-        if total > limits.max_total_bytes {
-            return Err(bad(format!(
-                "brings the declared total to {total} bytes, more than the {} allowed",
-                limits.max_total_bytes
-            )));
-        }
+        limits.admit(size, &mut total).map_err(bad)?;
         if size > limits.ratio_floor_bytes
             && (compressed == 0 || size / compressed.max(1) > limits.max_ratio)
         {
