@@ -1,28 +1,25 @@
 //! Facebook's "Download Your Information" export (Page and personal profile): zips built at
 //! test time from `tests/fixtures/facebook/export/<case>/` (written by `generate.py` there from
-//! the documented shapes, every string Meta-garbled), with the helpers of `instagram_export.rs`.
+//! the documented shapes, every string Meta-garbled), with the helpers of `export_support.rs`.
 
+use fetcher::Source;
 use fetcher::export_zip::ZipLimits;
 use fetcher::platforms::facebook::export::FacebookExport;
-use fetcher::{MemorySink, Source};
 use model::{GapReason, ItemKind, Platform, Route};
 
 use crate::conformance::expect_error;
-use crate::instagram_export::{
-    Importer, assert_byte_exact, assert_no_private, assert_nothing_emitted, case_entries, conform,
-    hostile_suite, refused, run, sha_of, write_zip,
+use crate::export_support::{
+    HostileZips, assert_byte_exact, assert_nothing_emitted, case_entries, conform, hostile_suite,
+    ids, refused, run, sha_of, write_zip,
 };
+use crate::instagram_export::assert_no_private;
 
-const FB: Importer = Importer::Facebook;
+type Fb = FacebookExport;
 const PAGE_NAME: &str = "مدرسة النور الأهلية";
 const POST_A: &str = "حفل التخرج ١٤٤٦هـ 🎓 مبروك لجميع الخريجين والخريجات";
 const POST_B: &str = "تعلن المدرسة عن بدء التسجيل للعام ٢٠٢٤/٢٠٢٥ 📢";
 const VIDEO: &str = "فيديو الحفل 🎥 الجزء ٢";
 const PAGE: &str = "this_profile's_activity_across_facebook/posts/";
-
-fn ids(sink: &MemorySink) -> Vec<&str> {
-    sink.items.iter().map(|i| i.id.as_str()).collect()
-}
 
 #[tokio::test]
 async fn imports_a_page_export_field_by_field() {
@@ -34,7 +31,7 @@ async fn imports_a_page_export_field_by_field() {
         .unwrap();
     assert_eq!(source.platform(), Platform::Facebook);
     assert_eq!(source.route(), Route::Export);
-    let (report, sink) = conform(FB, &[path]).await;
+    let (report, sink) = conform::<Fb>(&[path], None).await;
 
     assert_eq!(sink.account.as_ref().unwrap().as_str(), "alnoorschool");
     let profile = sink.profile.as_ref().unwrap();
@@ -137,7 +134,7 @@ async fn imports_a_2024_personal_export() {
     let tmp = tempfile::tempdir().unwrap();
     let entries = case_entries("facebook", "fb2024", "");
     let path = write_zip(tmp.path(), "export.zip", &entries);
-    let (report, sink) = conform(FB, &[path]).await;
+    let (report, sink) = conform::<Fb>(&[path], None).await;
     // No username field: the one in profile_uri.
     assert_eq!(sink.account.as_ref().unwrap().as_str(), "alnoor.person");
     assert_eq!(
@@ -193,7 +190,7 @@ async fn imports_a_2022_personal_export_with_a_missing_photo() {
         "facebook-alnoorschool-2023-3-6-Ab12.zip",
         &entries,
     );
-    let (report, sink) = conform(FB, &[path]).await;
+    let (report, sink) = conform::<Fb>(&[path], None).await;
     assert_eq!(sink.account.as_ref().unwrap().as_str(), "alnoorschool");
     assert_eq!(ids(&sink), ["post-1660000000", "post-1661000000"]);
     assert_eq!(sink.items[0].text, POST_A);
@@ -218,7 +215,7 @@ async fn imports_an_older_personal_export() {
     let tmp = tempfile::tempdir().unwrap();
     let entries = case_entries("facebook", "fb_old", "");
     let path = write_zip(tmp.path(), "export.zip", &entries);
-    let (report, sink) = conform(FB, &[path]).await;
+    let (report, sink) = conform::<Fb>(&[path], None).await;
     assert_eq!(sink.account.as_ref().unwrap().as_str(), "alnoor.old");
     // Two posts in the same second keep distinct, stable ids.
     assert_eq!(
@@ -252,8 +249,8 @@ async fn imports_a_split_page_export() {
         .partition(|(n, _)| !n.contains("profile_posts_2") && !n.contains("videos"));
     let p1 = write_zip(tmp.path(), "facebook-alnoorschool-1.zip", &one);
     let p2 = write_zip(tmp.path(), "facebook-alnoorschool-2.zip", &two);
-    let (_, split) = conform(FB, &[p1, p2]).await;
-    let (_, all) = conform(FB, &[whole]).await;
+    let (_, split) = conform::<Fb>(&[p1, p2], None).await;
+    let (_, all) = conform::<Fb>(&[whole], None).await;
     assert_eq!(split.items, all.items);
     assert_eq!(split.items.len(), 4);
 }
@@ -274,14 +271,13 @@ async fn refuses_html_unknown_and_accountless_exports() {
             ),
         ],
     );
-    refused(FB, &[html], d, "request it again").await;
+    refused::<Fb>(&[html], d, "request it again").await;
     let ig = write_zip(
         tmp.path(),
         "ig.zip",
         &case_entries("instagram", "ig2024", ""),
     );
-    refused(
-        FB,
+    refused::<Fb>(
         &[ig],
         d,
         "not a Facebook export (or a layout this version does not know): found media, personal_information, your_instagram_activity",
@@ -293,11 +289,11 @@ async fn refuses_html_unknown_and_accountless_exports() {
         "export.zip",
         &case_entries("facebook", "fb2022", ""),
     );
-    let (r, sink) = run(FB, std::slice::from_ref(&path), d, None).await;
+    let (r, sink) = run::<Fb>(std::slice::from_ref(&path), d, None).await;
     let e = expect_error(r, "bad_export");
     assert!(e.to_string().contains("--account"), "{e}");
     assert_nothing_emitted(&sink);
-    let (r, sink) = run(FB, &[path], d, Some("alnoor")).await;
+    let (r, sink) = run::<Fb>(&[path], d, Some("alnoor")).await;
     r.unwrap();
     assert_eq!(sink.account.as_ref().unwrap().as_str(), "alnoor");
 
@@ -309,7 +305,7 @@ async fn refuses_html_unknown_and_accountless_exports() {
         }
     }
     let path = write_zip(tmp.path(), "shape.zip", &entries);
-    let (r, sink) = run(FB, &[path], d, None).await;
+    let (r, sink) = run::<Fb>(&[path], d, None).await;
     let e = expect_error(r, "malformed");
     assert!(e.to_string().contains("profile_posts_2.json"), "{e}");
     assert_nothing_emitted(&sink);
@@ -317,10 +313,12 @@ async fn refuses_html_unknown_and_accountless_exports() {
 
 #[tokio::test]
 async fn refuses_hostile_zips_with_nothing_emitted() {
-    hostile_suite(
-        FB,
-        case_entries("facebook", "fb2024", ""),
-        "your_facebook_activity/posts/your_videos.json",
-    )
+    hostile_suite::<Fb>(HostileZips {
+        base: case_entries("facebook", "fb2024", ""),
+        victim: "your_facebook_activity/posts/your_videos.json",
+        folder: "media/",
+        stem: "ok",
+        account: None,
+    })
     .await;
 }

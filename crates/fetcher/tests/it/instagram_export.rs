@@ -1,167 +1,24 @@
 //! Instagram's "Download Your Information" export: zips are built at test time from
 //! `tests/fixtures/instagram/export/<case>/` (one case per layout generation, written by
 //! `generate.py` there from the documented shapes, every string Meta-garbled: one `\u00XX`
-//! escape per UTF-8 byte), plus hand-crafted hostile zips. The helpers here are shared with
-//! `facebook_export.rs`.
-
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+//! escape per UTF-8 byte), plus hand-crafted hostile zips. The Meta privacy check here is shared
+//! with `facebook_export.rs`; the other helpers are in `export_support.rs`.
 
 use fetcher::export_zip::{ExportParts, ZipLimits};
-use fetcher::platforms::facebook::export::FacebookExport;
 use fetcher::platforms::instagram::export::InstagramExport;
-use fetcher::{FetchError, MemorySink, Report, Source};
-use model::{AccountId, GapReason, ItemKind, Platform, Route};
+use fetcher::{MemorySink, Source};
+use model::{GapReason, ItemKind, Platform, Route};
 use time::macros::datetime;
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipWriter};
 
-use crate::conformance::{Harness, conformance, expect_error};
+use crate::conformance::expect_error;
+use crate::export_support::{
+    HostileZips, PRIVATE_BYTES, assert_byte_exact, assert_bytes_absent, assert_nothing_emitted,
+    case_entries, conform, hostile_suite, ids, refused, run, sha_of, write_zip,
+};
 
-// ------------------------------------------------------------------------------------------
-// Shared helpers
-
-pub fn fixture(platform: &str, case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{platform}/export/{case}"))
-}
-
-/// Every file under `dir`, as (path relative to `dir` with `/`, bytes), sorted.
-pub fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                let rel = p
-                    .strip_prefix(base)
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .replace('\\', "/");
-                out.push((rel, std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
-
-pub fn opts() -> SimpleFileOptions {
-    SimpleFileOptions::default().compression_method(CompressionMethod::Deflated)
-}
-
-/// A zip of `entries` written to `dir/name`.
-pub fn write_zip(dir: &Path, name: &str, entries: &[(String, Vec<u8>)]) -> PathBuf {
-    let path = dir.join(name);
-    let mut w = ZipWriter::new(std::fs::File::create(&path).unwrap());
-    for (n, body) in entries {
-        w.start_file(n.as_str(), opts()).unwrap();
-        w.write_all(body).unwrap();
-    }
-    w.finish().unwrap();
-    path
-}
-
-/// The entries of fixture `case`, every name under `prefix`.
-pub fn case_entries(platform: &str, case: &str, prefix: &str) -> Vec<(String, Vec<u8>)> {
-    files_of(&fixture(platform, case))
-        .into_iter()
-        .map(|(n, b)| (format!("{prefix}{n}"), b))
-        .collect()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Importer {
-    Instagram,
-    Facebook,
-}
-
-pub async fn open(
-    which: Importer,
-    paths: &[PathBuf],
-    limits: ZipLimits,
-    account: Option<&str>,
-) -> Result<Box<dyn Source>, FetchError> {
-    let account = account.map(|a| AccountId::new(a).unwrap());
-    Ok(match which {
-        Importer::Instagram => {
-            let s = InstagramExport::open_with(paths, limits).await?;
-            Box::new(match account {
-                Some(a) => s.with_account(a),
-                None => s,
-            })
-        }
-        Importer::Facebook => {
-            let s = FacebookExport::open_with(paths, limits).await?;
-            Box::new(match account {
-                Some(a) => s.with_account(a),
-                None => s,
-            })
-        }
-    })
-}
-
-/// Opens and (if that passed) captures into a fresh sink.
-pub async fn run(
-    which: Importer,
-    paths: &[PathBuf],
-    limits: ZipLimits,
-    account: Option<&str>,
-) -> (Result<Report, FetchError>, MemorySink) {
-    let mut sink = MemorySink::new();
-    let result = match open(which, paths, limits, account).await {
-        Ok(mut s) => s.capture(&mut sink).await,
-        Err(e) => Err(e),
-    };
-    (result, sink)
-}
-
-/// The conformance harness over two imports of the same zips (re-import is identical).
-pub async fn conform(which: Importer, paths: &[PathBuf]) -> (Report, MemorySink) {
-    let h = Harness::new("");
-    let d = ZipLimits::default();
-    let sources = Mutex::new(vec![
-        open(which, paths, d, None).await.expect("open"),
-        open(which, paths, d, None).await.expect("open"),
-    ]);
-    conformance(&h, |_| sources.lock().unwrap().pop().unwrap()).await
-}
-
-/// Every stored file is byte-exact, and one `IMPORT` log entry per stored file.
-pub fn assert_byte_exact(sink: &MemorySink, entries: &[(String, Vec<u8>)]) {
-    for (name, (stored, _)) in &sink.export_files {
-        let original = entries
-            .iter()
-            .find(|(n, _)| n == name)
-            .unwrap_or_else(|| panic!("{name} stored but not in the zip"));
-        assert_eq!(stored.as_ref(), original.1.as_slice(), "{name} byte-exact");
-    }
-    assert_eq!(sink.log.len(), sink.export_files.len());
-    for e in &sink.log {
-        assert_eq!(e.method, "IMPORT");
-        let name = e.source_path.as_ref().unwrap();
-        assert_eq!(e.body_sha256, Some(sink.export_files[name].1.sha256));
-    }
-}
-
-/// No private byte reached the sink.
+/// No private byte reached the sink, nor any private file of a Meta export.
 pub fn assert_no_private(sink: &MemorySink) {
-    let all = sink.all_bytes();
-    for needle in [
-        "رسالة خاصة".as_bytes(),
-        b"192.0.2.1",
-        b"placeholder private",
-    ] {
-        assert!(
-            !all.windows(needle.len()).any(|w| w == needle),
-            "private bytes {:?} leaked",
-            String::from_utf8_lossy(needle)
-        );
-    }
+    assert_bytes_absent(sink, &PRIVATE_BYTES);
     assert!(!sink.export_files.keys().any(|k| {
         k.contains("/messages/")
             || k.starts_with("messages")
@@ -172,127 +29,10 @@ pub fn assert_no_private(sink: &MemorySink) {
     }));
 }
 
-pub fn assert_nothing_emitted(sink: &MemorySink) {
-    assert!(sink.account.is_none(), "begin was not called");
-    assert!(
-        sink.export_files.is_empty()
-            && sink.items.is_empty()
-            && sink.log.is_empty()
-            && sink.gaps.is_empty()
-            && sink.profile.is_none(),
-        "nothing emitted"
-    );
-}
-
-pub fn sha_of(sink: &MemorySink, name: &str) -> model::ContentId {
-    sink.export_files
-        .get(name)
-        .unwrap_or_else(|| panic!("{name} not stored"))
-        .1
-        .sha256
-}
-
-/// A refusal (`bad_export`, message containing `reason`, one line) with nothing emitted.
-pub async fn refused(which: Importer, paths: &[PathBuf], limits: ZipLimits, reason: &str) {
-    let (r, sink) = run(which, paths, limits, None).await;
-    let e = expect_error(r, "bad_export");
-    let msg = e.to_string();
-    assert!(!msg.contains('\n'), "one line: {msg}");
-    assert!(msg.contains(reason), "expected {reason:?} in {msg:?}");
-    assert_nothing_emitted(&sink);
-}
-
-fn replace_all(raw: &mut [u8], from: &[u8], to: &[u8]) {
-    assert_eq!(from.len(), to.len());
-    let mut i = 0;
-    while i + from.len() <= raw.len() {
-        if &raw[i..i + from.len()] == from {
-            raw[i..i + from.len()].copy_from_slice(to);
-        }
-        i += 1;
-    }
-}
-
-/// Hostile variants of the valid export `base` (whose entry `victim` exists) are refused with
-/// nothing emitted: path traversal, a symlink, a zip bomb, a duplicated name, and the same
-/// name with different content in two parts.
-pub async fn hostile_suite(which: Importer, base: Vec<(String, Vec<u8>)>, victim: &str) {
-    let tmp = tempfile::tempdir().unwrap();
-    let d = ZipLimits::default();
-    let with = |name: &str, body: &[u8]| {
-        let mut e = base.clone();
-        e.push((name.to_owned(), body.to_vec()));
-        e
-    };
-    // Sanity: the base itself imports.
-    let ok = write_zip(tmp.path(), "ok.zip", &base);
-    let (r, _) = run(which, std::slice::from_ref(&ok), d, Some("school")).await;
-    r.expect("the base export imports");
-
-    for (i, name) in ["../evil.txt", "media/../../evil.txt", "/etc/passwd"]
-        .iter()
-        .enumerate()
-    {
-        let p = write_zip(tmp.path(), &format!("trav{i}.zip"), &with(name, b"pwned"));
-        let reason = if name.starts_with('/') {
-            "absolute path"
-        } else {
-            "escapes"
-        };
-        refused(which, &[p], d, reason).await;
-    }
-    assert!(!tmp.path().join("evil.txt").exists());
-
-    let p = tmp.path().join("link.zip");
-    let mut w = ZipWriter::new(std::fs::File::create(&p).unwrap());
-    for (n, b) in &base {
-        w.start_file(n.as_str(), opts()).unwrap();
-        w.write_all(b).unwrap();
-    }
-    w.add_symlink("media/posts/202409/link.jpg", "/etc/shadow", opts())
-        .unwrap();
-    w.finish().unwrap();
-    refused(which, &[p], d, "symbolic link").await;
-
-    // 50 MiB of zeros deflate to ~50 KiB.
-    let bomb = ZipLimits {
-        max_ratio: 100,
-        ..ZipLimits::default()
-    };
-    let p = write_zip(
-        tmp.path(),
-        "bomb.zip",
-        &with("media/posts/202409/bomb.mp4", &vec![0u8; 50 * 1024 * 1024]),
-    );
-    refused(which, &[p], bomb, "zip bomb").await;
-
-    // An exact duplicate name: a same-length twin renamed in the raw bytes.
-    let twin = format!("{}~", &victim[..victim.len() - 1]);
-    let p = write_zip(tmp.path(), "dup.zip", &with(&twin, b"other"));
-    let mut raw = std::fs::read(&p).unwrap();
-    replace_all(&mut raw, twin.as_bytes(), victim.as_bytes());
-    std::fs::write(&p, &raw).unwrap();
-    refused(which, &[p], d, "appears twice").await;
-
-    // The same name in two parts with different content.
-    let body = &base.iter().find(|(n, _)| n == victim).unwrap().1;
-    let mut changed = body.clone();
-    changed.push(b' ');
-    let part2 = write_zip(tmp.path(), "part2.zip", &[(victim.to_owned(), changed)]);
-    refused(which, &[ok.clone(), part2], d, "with different content").await;
-    // …and names differing only by case across parts.
-    let part3 = write_zip(
-        tmp.path(),
-        "part3.zip",
-        &[(victim.to_uppercase(), b"x".to_vec())],
-    );
-    refused(which, &[ok, part3], d, "differ only by case").await;
-}
-
 // ------------------------------------------------------------------------------------------
 // Instagram
 
-const IG: Importer = Importer::Instagram;
+type Ig = InstagramExport;
 const NAME: &str = "مدرسة النور 🏫";
 const BIO: &str = "الحساب الرسمي لمدرسة النور — تأسست عام ١٩٩٥ 📚";
 const SINGLE: &str = "اليوم الوطني ٩٤ 🇸🇦 فخورون بطلابنا";
@@ -301,10 +41,6 @@ const CAFE: &str = "Sortie au café de l'école";
 const SECOND: &str = "بداية العام الدراسي ٢٠٢٤ ✏️📖";
 const REEL: &str = "جولة في المدرسة 🎬 الجزء ١";
 const STORY: &str = "صباح الخير ☀️";
-
-fn ids(sink: &MemorySink) -> Vec<&str> {
-    sink.items.iter().map(|i| i.id.as_str()).collect()
-}
 
 #[tokio::test]
 #[allow(clippy::too_many_lines)]
@@ -317,7 +53,7 @@ async fn imports_the_2025_layout_field_by_field() {
         .unwrap();
     assert_eq!(source.platform(), Platform::Instagram);
     assert_eq!(source.route(), Route::Export);
-    let (report, sink) = conform(IG, &[path]).await;
+    let (report, sink) = conform::<Ig>(&[path], None).await;
 
     assert_eq!(sink.account.as_ref().unwrap().as_str(), "alnoor.school");
     let profile = sink.profile.as_ref().unwrap();
@@ -461,7 +197,7 @@ async fn imports_the_2024_layout_under_a_top_folder() {
     let top = "instagram-alnoor.school-2024-06-01-x1/";
     let entries = case_entries("instagram", "ig2024", top);
     let path = write_zip(tmp.path(), "download.zip", &entries);
-    let (report, sink) = conform(IG, &[path]).await;
+    let (report, sink) = conform::<Ig>(&[path], None).await;
     assert_eq!(sink.account.as_ref().unwrap().as_str(), "alnoor.school");
     assert_eq!(
         ids(&sink),
@@ -494,7 +230,7 @@ async fn imports_the_2022_layout_with_the_account_from_the_zip_name_and_a_missin
         "instagram-alnoor.school-20230105-a1b2c3.zip",
         &entries,
     );
-    let (report, sink) = conform(IG, &[path]).await;
+    let (report, sink) = conform::<Ig>(&[path], None).await;
     assert_eq!(sink.account.as_ref().unwrap().as_str(), "alnoor.school");
     let profile = sink.profile.as_ref().unwrap();
     assert_eq!(profile.username, None, "no profile file in this export");
@@ -535,7 +271,7 @@ async fn imports_the_2020_layout() {
     let tmp = tempfile::tempdir().unwrap();
     let entries = case_entries("instagram", "ig2020", "");
     let path = write_zip(tmp.path(), "old.zip", &entries);
-    let (report, sink) = conform(IG, &[path]).await;
+    let (report, sink) = conform::<Ig>(&[path], None).await;
     assert_eq!(sink.account.as_ref().unwrap().as_str(), "alnoor_old");
     let profile = sink.profile.as_ref().unwrap();
     assert_eq!(profile.display_name.as_deref(), Some(NAME));
@@ -589,8 +325,8 @@ async fn imports_an_export_split_in_two_zips_like_one() {
         "the shared file listed once"
     );
 
-    let (split_report, split) = conform(IG, &[p1, p2]).await;
-    let (whole_report, whole) = conform(IG, &[single]).await;
+    let (split_report, split) = conform::<Ig>(&[p1, p2], None).await;
+    let (whole_report, whole) = conform::<Ig>(&[single], None).await;
     assert_eq!(split.items, whole.items);
     assert_eq!(split.gaps, whole.gaps);
     assert_eq!(
@@ -601,7 +337,7 @@ async fn imports_an_export_split_in_two_zips_like_one() {
 
     // Only part 1: posts_2's post is simply absent (it is not a gap: the file is absent too).
     let only = write_zip(tmp.path(), "instagram-alnoor.school-x.zip", &one);
-    let (r, sink) = run(IG, &[only], ZipLimits::default(), None).await;
+    let (r, sink) = run::<Ig>(&[only], ZipLimits::default(), None).await;
     r.unwrap();
     assert_eq!(sink.items.len(), 7);
 }
@@ -611,12 +347,12 @@ async fn the_account_comes_from_with_account_or_is_asked_for() {
     let tmp = tempfile::tempdir().unwrap();
     let entries = case_entries("instagram", "ig2022", "");
     let path = write_zip(tmp.path(), "export.zip", &entries);
-    let (r, sink) = run(IG, std::slice::from_ref(&path), ZipLimits::default(), None).await;
+    let (r, sink) = run::<Ig>(std::slice::from_ref(&path), ZipLimits::default(), None).await;
     let e = expect_error(r, "bad_export");
     assert!(e.to_string().contains("--account"), "{e}");
     assert_nothing_emitted(&sink);
 
-    let (r, sink) = run(IG, &[path], ZipLimits::default(), Some("alnoor-school")).await;
+    let (r, sink) = run::<Ig>(&[path], ZipLimits::default(), Some("alnoor-school")).await;
     r.unwrap();
     assert_eq!(sink.account.as_ref().unwrap().as_str(), "alnoor-school");
 
@@ -626,7 +362,7 @@ async fn the_account_comes_from_with_account_or_is_asked_for() {
         "p.zip",
         &case_entries("instagram", "ig2024", ""),
     );
-    let (r, sink) = run(IG, &[path], ZipLimits::default(), Some("override")).await;
+    let (r, sink) = run::<Ig>(&[path], ZipLimits::default(), Some("override")).await;
     r.unwrap();
     assert_eq!(sink.account.as_ref().unwrap().as_str(), "override");
     assert_eq!(sink.profile.as_ref().unwrap().id, "override");
@@ -647,7 +383,7 @@ async fn refuses_html_unknown_and_malformed_exports() {
             ),
         ],
     );
-    refused(IG, &[html], d, "Format: JSON").await;
+    refused::<Ig>(&[html], d, "Format: JSON").await;
 
     let other = write_zip(
         tmp.path(),
@@ -660,8 +396,7 @@ async fn refuses_html_unknown_and_malformed_exports() {
             ),
         ],
     );
-    refused(
-        IG,
+    refused::<Ig>(
         &[other],
         d,
         "not an Instagram export (or a layout this version does not know): found data, notes.txt",
@@ -674,7 +409,7 @@ async fn refuses_html_unknown_and_malformed_exports() {
         "fb.zip",
         &case_entries("facebook", "fb2024", ""),
     );
-    refused(IG, &[fb], d, "not an Instagram export").await;
+    refused::<Ig>(&[fb], d, "not an Instagram export").await;
 
     // A known file in an unknown shape fails loudly, before anything is emitted.
     let mut entries = case_entries("instagram", "ig2025", "");
@@ -684,7 +419,7 @@ async fn refuses_html_unknown_and_malformed_exports() {
         }
     }
     let path = write_zip(tmp.path(), "shape.zip", &entries);
-    let (r, sink) = run(IG, &[path], d, None).await;
+    let (r, sink) = run::<Ig>(&[path], d, None).await;
     let e = expect_error(r, "malformed");
     assert!(e.to_string().contains("posts_2.json"), "{e}");
     assert_nothing_emitted(&sink);
@@ -700,10 +435,12 @@ async fn refuses_html_unknown_and_malformed_exports() {
 
 #[tokio::test]
 async fn refuses_hostile_zips_with_nothing_emitted() {
-    hostile_suite(
-        IG,
-        case_entries("instagram", "ig2024", ""),
-        "your_instagram_activity/content/posts_1.json",
-    )
+    hostile_suite::<Ig>(HostileZips {
+        base: case_entries("instagram", "ig2024", ""),
+        victim: "your_instagram_activity/content/posts_1.json",
+        folder: "media/",
+        stem: "ok",
+        account: None,
+    })
     .await;
 }

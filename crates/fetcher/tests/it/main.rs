@@ -3,6 +3,7 @@
 //! (`tests/fixtures/<platform>/`).
 
 mod conformance;
+mod export_support;
 mod facebook_api;
 mod facebook_export;
 mod instagram_api;

@@ -12,15 +12,18 @@ use std::sync::Mutex;
 
 use fetcher::export_zip::ZipLimits;
 use fetcher::platforms::snapchat::export::SnapchatExport;
-use fetcher::{FetchError, MemorySink, Report, Source};
-use model::{AccountId, GapReason, ItemKind, Platform, Route};
+use fetcher::{MemorySink, Report, Source};
+use model::{GapReason, ItemKind, Platform, Route};
 use time::macros::datetime;
 use wiremock::matchers::{body_string, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 use zip::ZipWriter;
 
 use crate::conformance::{Harness, conformance, expect_error};
-use crate::instagram_export::{case_entries, opts, write_zip};
+use crate::export_support::{
+    Entries, HostileZips, PRIVATE_BYTES, assert_bytes_absent, assert_nothing_emitted,
+    assert_refused, case_entries, hostile_suite, ids, open, opts, run, sha_of, write_zip,
+};
 
 const A: &str = "0f3a6d2e-1b4c-4d5e-8f60-7a8b9c0d1e2f";
 const B: &str = "5b1e9c47-2d3a-4f6b-9a0c-1e2d3f4a5b6c";
@@ -32,7 +35,7 @@ const NAME: &str = "مدرسة النور 🏫";
 const ZIP: &str = "mydata~1725600000000.zip";
 const ZIP2: &str = "mydata~1725600000000-2.zip";
 
-type Entries = Vec<(String, Vec<u8>)>;
+type Snap = SnapchatExport<'static>;
 
 fn entries() -> Entries {
     case_entries("snapchat", "mydata", "")
@@ -53,32 +56,6 @@ fn memory_json(entries: &Entries, mid: &str) -> serde_json::Value {
         .find(|m| m.to_string().contains(mid))
         .unwrap()
         .clone()
-}
-
-async fn open(
-    paths: &[PathBuf],
-    limits: ZipLimits,
-    account: Option<&str>,
-) -> Result<SnapchatExport<'static>, FetchError> {
-    let s = SnapchatExport::open_with(paths, limits).await?;
-    Ok(match account {
-        Some(a) => s.with_account(AccountId::new(a).unwrap()),
-        None => s,
-    })
-}
-
-/// Opens and (if that passed) imports without fetching links.
-async fn run(
-    paths: &[PathBuf],
-    limits: ZipLimits,
-    account: Option<&str>,
-) -> (Result<Report, FetchError>, MemorySink) {
-    let mut sink = MemorySink::new();
-    let result = match open(paths, limits, account).await {
-        Ok(mut s) => s.capture(&mut sink).await,
-        Err(e) => Err(e),
-    };
-    (result, sink)
 }
 
 /// The conformance harness over two imports (with link fetching through `h` when `fetch`).
@@ -109,37 +86,14 @@ fn with_memories(entries: &Entries, json: &str) -> Entries {
     e
 }
 
-fn ids(sink: &MemorySink) -> Vec<&str> {
-    sink.items.iter().map(|i| i.id.as_str()).collect()
-}
-
 fn item<'a>(sink: &'a MemorySink, mid: &str) -> &'a model::Item {
     let id = format!("memory-{mid}");
     sink.items.iter().find(|i| i.id == id).unwrap()
 }
 
-fn sha_of(sink: &MemorySink, name: &str) -> model::ContentId {
-    sink.export_files
-        .get(name)
-        .unwrap_or_else(|| panic!("{name} not stored"))
-        .1
-        .sha256
-}
-
 /// Nothing private, nor account.json, reached the sink; stored files are byte-exact.
 fn assert_private_kept_out(sink: &MemorySink, entries: &Entries) {
-    let all = sink.all_bytes();
-    for needle in [
-        "رسالة خاصة".as_bytes(),
-        b"192.0.2.1",
-        b"placeholder private",
-    ] {
-        assert!(
-            !all.windows(needle.len()).any(|w| w == needle),
-            "private bytes {:?} leaked",
-            String::from_utf8_lossy(needle)
-        );
-    }
+    assert_bytes_absent(sink, &PRIVATE_BYTES);
     let stored: Vec<&String> = sink.export_files.keys().collect();
     assert_eq!(
         stored,
@@ -509,7 +463,7 @@ async fn a_split_export_is_read_as_one() {
         .map(|(n, b)| (format!("mydata~1725600000000/{n}"), b.clone()))
         .collect();
     let p = write_zip(tmp.path(), "rezipped.zip", &wrapped);
-    let (r, again) = run(&[p], ZipLimits::default(), None).await;
+    let (r, again) = run::<Snap>(&[p], ZipLimits::default(), None).await;
     r.unwrap();
     assert_eq!(ids(&again), ids(&sink));
     assert_eq!(again.items[4].media.len(), 2);
@@ -522,7 +476,7 @@ async fn the_account_comes_from_account_json_or_with_account() {
     let d = ZipLimits::default();
     // --account wins over the export's username.
     let p = write_zip(tmp.path(), ZIP, &all);
-    let (r, sink) = run(&[p], d, Some("alnoor-snap")).await;
+    let (r, sink) = run::<Snap>(&[p], d, Some("alnoor-snap")).await;
     r.unwrap();
     assert_eq!(sink.account.as_ref().unwrap().as_str(), "alnoor-snap");
     assert_eq!(
@@ -537,12 +491,12 @@ async fn the_account_comes_from_account_json_or_with_account() {
         .cloned()
         .collect();
     let p = write_zip(tmp.path(), "mydata~1.zip", &without);
-    let (r, sink) = run(std::slice::from_ref(&p), d, None).await;
+    let (r, sink) = run::<Snap>(std::slice::from_ref(&p), d, None).await;
     let e = expect_error(r, "bad_export");
     assert!(e.to_string().contains("pass --account"), "{e}");
     assert_nothing_emitted(&sink);
     // …which then files it.
-    let (r, sink) = run(&[p], d, Some("alnoor-snap")).await;
+    let (r, sink) = run::<Snap>(&[p], d, Some("alnoor-snap")).await;
     let report = r.unwrap();
     assert_eq!(sink.account.as_ref().unwrap().as_str(), "alnoor-snap");
     let profile = sink.profile.as_ref().unwrap();
@@ -551,27 +505,9 @@ async fn the_account_comes_from_account_json_or_with_account() {
     assert!(!report.statement.contains("account.json was read"));
 }
 
-fn assert_nothing_emitted(sink: &MemorySink) {
-    assert!(sink.account.is_none(), "begin was not called");
-    assert!(
-        sink.export_files.is_empty()
-            && sink.items.is_empty()
-            && sink.log.is_empty()
-            && sink.gaps.is_empty()
-            && sink.documents.is_empty()
-            && sink.profile.is_none(),
-        "nothing emitted"
-    );
-}
-
 /// A refusal (`bad_export` with `reason`, one line), nothing emitted.
 async fn refused(paths: &[PathBuf], limits: ZipLimits, reason: &str) {
-    let (r, sink) = run(paths, limits, Some("school")).await;
-    let e = expect_error(r, "bad_export");
-    let msg = e.to_string();
-    assert!(!msg.contains('\n'), "one line: {msg}");
-    assert!(msg.contains(reason), "expected {reason:?} in {msg:?}");
-    assert_nothing_emitted(&sink);
+    assert_refused(open::<Snap>(paths, limits, Some("school")), reason).await;
 }
 
 #[tokio::test]
@@ -634,7 +570,7 @@ async fn a_changed_shape_fails_loudly_before_anything_is_emitted() {
     .enumerate()
     {
         let p = write_zip(tmp.path(), &format!("m{i}.zip"), &with_memories(json));
-        let (r, sink) = run(&[p], d, None).await;
+        let (r, sink) = run::<Snap>(&[p], d, None).await;
         let e = expect_error(r, "malformed");
         assert!(e.to_string().contains(reason), "{e}");
         assert_nothing_emitted(&sink);
@@ -645,71 +581,19 @@ async fn a_changed_shape_fails_loudly_before_anything_is_emitted() {
         "empty.zip",
         &with_memories(r#"{"Saved Media":[]}"#),
     );
-    let (r, sink) = run(&[p], d, None).await;
+    let (r, sink) = run::<Snap>(&[p], d, None).await;
     assert_eq!(r.unwrap().captured["memories"], 0);
     assert!(sink.items.is_empty());
 }
 
 #[tokio::test]
 async fn hostile_zips_are_refused_with_nothing_emitted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let d = ZipLimits::default();
-    let base = entries();
-    let with = |name: &str, body: &[u8]| {
-        let mut e = base.clone();
-        e.push((name.to_owned(), body.to_vec()));
-        e
-    };
-    let ok = write_zip(tmp.path(), ZIP, &base);
-    run(std::slice::from_ref(&ok), d, None).await.0.unwrap();
-
-    for (i, name) in ["../evil.txt", "memories/../../evil.txt", "/etc/passwd"]
-        .iter()
-        .enumerate()
-    {
-        let p = write_zip(tmp.path(), &format!("trav{i}.zip"), &with(name, b"pwned"));
-        let reason = if name.starts_with('/') {
-            "absolute path"
-        } else {
-            "escapes"
-        };
-        refused(&[p], d, reason).await;
-    }
-    assert!(!tmp.path().join("evil.txt").exists());
-
-    let p = tmp.path().join("link.zip");
-    let mut w = ZipWriter::new(std::fs::File::create(&p).unwrap());
-    for (n, b) in &base {
-        w.start_file(n.as_str(), opts()).unwrap();
-        w.write_all(b).unwrap();
-    }
-    w.add_symlink("memories/2024-09-09_x-main.jpg", "/etc/shadow", opts())
-        .unwrap();
-    w.finish().unwrap();
-    refused(&[p], d, "symbolic link").await;
-
-    let bomb = ZipLimits {
-        max_ratio: 100,
-        ..ZipLimits::default()
-    };
-    let p = write_zip(
-        tmp.path(),
-        "bomb.zip",
-        &with(
-            "memories/2024-09-09_x-main.mp4",
-            &vec![0u8; 50 * 1024 * 1024],
-        ),
-    );
-    refused(&[p], bomb, "zip bomb").await;
-
-    // The same name in two parts with different content, or differing only by case.
-    let victim = format!("memories/2024-09-01_{A}-main.jpg");
-    let part2 = write_zip(tmp.path(), ZIP2, &[(victim.clone(), b"other".to_vec())]);
-    refused(&[ok.clone(), part2], d, "with different content").await;
-    let part3 = write_zip(
-        tmp.path(),
-        "mydata~1725600000000-3.zip",
-        &[(victim.to_uppercase(), b"x".to_vec())],
-    );
-    refused(&[ok, part3], d, "differ only by case").await;
+    hostile_suite::<Snap>(HostileZips {
+        base: entries(),
+        victim: &format!("memories/2024-09-01_{A}-main.jpg"),
+        folder: "memories/",
+        stem: "mydata~1725600000000",
+        account: Some("school"),
+    })
+    .await;
 }

@@ -4,86 +4,34 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use fetcher::export_zip::ZipLimits;
 use fetcher::platforms::x::export::XExport;
-use fetcher::{FetchError, MemorySink, Source};
+use fetcher::{FetchError, MemorySink, Report, Source};
 use model::{GapReason, ItemKind, Platform, Route};
 use time::macros::datetime;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
-use crate::conformance::{Harness, conformance, expect_error};
-
-fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/x/export/{case}"))
-}
-
-/// Every file under `dir`, as (path relative to `dir` with `/`, bytes), sorted.
-fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                let rel = p
-                    .strip_prefix(base)
-                    .unwrap()
-                    .to_str()
-                    .unwrap()
-                    .replace('\\', "/");
-                out.push((rel, std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
-
-fn opts() -> SimpleFileOptions {
-    SimpleFileOptions::default().compression_method(CompressionMethod::Deflated)
-}
-
-/// A zip of `entries` written to `dir/name`.
-fn write_zip(dir: &Path, name: &str, entries: &[(String, Vec<u8>)]) -> PathBuf {
-    let path = dir.join(name);
-    let mut w = ZipWriter::new(std::fs::File::create(&path).unwrap());
-    for (n, body) in entries {
-        w.start_file(n.as_str(), opts()).unwrap();
-        w.write_all(body).unwrap();
-    }
-    w.finish().unwrap();
-    path
-}
+use crate::conformance::expect_error;
+use crate::export_support::{
+    Entries, assert_bad_export, bomb_limits, case_entries, conform_sources, fixture, opts,
+    replace_all, run_source, with_entry, write_zip, write_zip_with_symlink,
+};
 
 /// The zip of fixture `case`, every file under `prefix`; returns the zip's entries too.
-fn zip_case(dir: &Path, case: &str, prefix: &str) -> (PathBuf, Vec<(String, Vec<u8>)>) {
-    let entries: Vec<_> = files_of(&fixture(case))
-        .into_iter()
-        .map(|(n, b)| (format!("{prefix}{n}"), b))
-        .collect();
+fn zip_case(dir: &Path, case: &str, prefix: &str) -> (PathBuf, Entries) {
+    let entries = case_entries("x", case, prefix);
     (write_zip(dir, &format!("{case}.zip"), &entries), entries)
 }
 
-async fn run(path: &Path) -> (Result<fetcher::Report, FetchError>, MemorySink) {
-    let mut source = XExport::open(path).await.expect("open");
-    let mut sink = MemorySink::new();
-    let r = source.capture(&mut sink).await;
-    (r, sink)
+async fn run(path: &Path) -> (Result<Report, FetchError>, MemorySink) {
+    run_source(async { Ok(XExport::open(path).await.expect("open")) }).await
 }
 
 /// Runs the conformance harness over two imports of the same zip.
-async fn conform(path: &Path) -> (fetcher::Report, MemorySink) {
-    let h = Harness::new("");
-    let sources = Mutex::new(vec![
-        XExport::open(path).await.expect("open"),
-        XExport::open(path).await.expect("open"),
-    ]);
-    conformance(&h, |_| Box::new(sources.lock().unwrap().pop().unwrap())).await
+async fn conform(path: &Path) -> (Report, MemorySink) {
+    conform_sources(|| XExport::open(path)).await
 }
 
 const ID1: &str = "1790000000000000001";
@@ -364,7 +312,7 @@ async fn malformed_and_empty_archives_are_refused() {
     // No account.js.
     let entries = vec![(
         "data/tweets.js".to_owned(),
-        std::fs::read(fixture("happy").join("data/tweets.js")).unwrap(),
+        std::fs::read(fixture("x/export/happy/data/tweets.js")).unwrap(),
     )];
     let path = write_zip(tmp.path(), "noaccount.zip", &entries);
     let (r, sink) = run(&path).await;
@@ -385,8 +333,8 @@ async fn malformed_and_empty_archives_are_refused() {
 // ------------------------------------------------------------------------------------------
 // Hostile zips
 
-fn happy_entries() -> Vec<(String, Vec<u8>)> {
-    files_of(&fixture("happy"))
+fn happy_entries() -> Entries {
+    case_entries("x", "happy", "")
 }
 
 /// Opens (and if that passes, imports) `path`; asserts a `bad_export` refusal whose message
@@ -394,15 +342,8 @@ fn happy_entries() -> Vec<(String, Vec<u8>)> {
 async fn refused(path: &Path, limits: ZipLimits, reason: &str) -> MemorySink {
     let out = tempfile::tempdir().unwrap();
     let before: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
-    let mut sink = MemorySink::new();
-    let result = match XExport::open_with(path, limits).await {
-        Ok(mut s) => s.capture(&mut sink).await.map(|_| ()),
-        Err(e) => Err(e),
-    };
-    let e = expect_error(result, "bad_export");
-    let msg = e.to_string();
-    assert!(!msg.contains('\n'), "one line: {msg}");
-    assert!(msg.contains(reason), "expected {reason:?} in {msg:?}");
+    let (result, sink) = run_source(XExport::open_with(path, limits)).await;
+    assert_bad_export(result, reason);
     assert_eq!(
         std::fs::read_dir(out.path()).unwrap().count(),
         0,
@@ -422,17 +363,15 @@ async fn refused(path: &Path, limits: ZipLimits, reason: &str) -> MemorySink {
     sink
 }
 
-async fn refused_at_open(entries: Vec<(String, Vec<u8>)>, limits: ZipLimits, reason: &str) {
+async fn refused_at_open(entries: Entries, limits: ZipLimits, reason: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let path = write_zip(tmp.path(), "hostile.zip", &entries);
     let sink = refused(&path, limits, reason).await;
     assert!(sink.account.is_none() && sink.export_files.is_empty() && sink.log.is_empty());
 }
 
-fn with(extra: &str, body: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut e = happy_entries();
-    e.push((extra.to_owned(), body.to_vec()));
-    e
+fn with(extra: &str, body: &[u8]) -> Entries {
+    with_entry(&happy_entries(), extra, body)
 }
 
 #[tokio::test]
@@ -449,15 +388,12 @@ async fn refuses_escaping_names() {
 #[tokio::test]
 async fn refuses_symlinks_and_duplicates() {
     let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("link.zip");
-    let mut w = ZipWriter::new(std::fs::File::create(&path).unwrap());
-    for (n, b) in happy_entries() {
-        w.start_file(n, opts()).unwrap();
-        w.write_all(&b).unwrap();
-    }
-    w.add_symlink("data/tweets_media/1-x.jpg", "/etc/shadow", opts())
-        .unwrap();
-    w.finish().unwrap();
+    let path = write_zip_with_symlink(
+        tmp.path(),
+        "link.zip",
+        &happy_entries(),
+        "data/tweets_media/1-x.jpg",
+    );
     refused(&path, ZipLimits::default(), "symbolic link").await;
 
     refused_at_open(
@@ -486,17 +422,6 @@ async fn refuses_symlinks_and_duplicates() {
     });
     std::fs::write(&path, &raw).unwrap();
     refused(&path, ZipLimits::default(), "encrypted").await;
-}
-
-fn replace_all(raw: &mut [u8], from: &[u8], to: &[u8]) {
-    assert_eq!(from.len(), to.len());
-    let mut i = 0;
-    while i + from.len() <= raw.len() {
-        if &raw[i..i + from.len()] == from {
-            raw[i..i + from.len()].copy_from_slice(to);
-        }
-        i += 1;
-    }
 }
 
 /// Calls `f(header, is_local)` on the local and central headers of entry `name`.
@@ -562,13 +487,9 @@ async fn refuses_oversized_entries_and_bombs() {
 
     // 50 MiB of zeros deflate to ~50 KiB.
     let zeros = vec![0u8; 50 * 1024 * 1024];
-    let bomb = ZipLimits {
-        max_ratio: 100,
-        ..ZipLimits::default()
-    };
     refused_at_open(
         with("data/tweets_media/1-bomb.mp4", &zeros),
-        bomb,
+        bomb_limits(),
         "zip bomb",
     )
     .await;

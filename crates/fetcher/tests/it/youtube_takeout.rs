@@ -8,37 +8,31 @@
 //! is an older one: headers in other case and spacing, other timestamp formats, no channel.csv,
 //! no `Takeout/` prefix.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use fetcher::export_zip::ZipLimits;
 use fetcher::platforms::youtube::takeout::YouTubeTakeout;
-use fetcher::{FetchError, MemorySink, Report, Source};
+use fetcher::{MemorySink, Report, Source};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use model::{AccountId, GapReason, ItemKind, Platform, Route};
+use model::{GapReason, ItemKind, Platform, Route};
 use time::macros::datetime;
-use zip::ZipWriter;
 
-use crate::conformance::{Harness, conformance, expect_error};
-use crate::instagram_export::{files_of, opts, write_zip};
+use crate::conformance::expect_error;
+use crate::export_support::{
+    self, Entries, assert_bytes_absent, assert_nothing_emitted, bomb_limits, conform,
+    fixture_entries, ids, refused, run, sha_of, with_entry, write_zip, write_zip_with_symlink,
+};
 
 const ROOT: &str = "Takeout/YouTube and YouTube Music/";
 const CHANNEL: &str = "UCa1B2c3D4e5F6g7H8i9J0kL";
 const GRAD: &str = "حفل التخرج ١٤٤٦هـ 🎓";
 
-type Entries = Vec<(String, Vec<u8>)>;
+type Yt = YouTubeTakeout;
 
 /// The files of fixture `case`, every name under `prefix`.
 fn case(name: &str, prefix: &str) -> Entries {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/youtube/takeout")
-        .join(name);
-    files_of(&dir)
-        .into_iter()
-        .map(|(n, b)| (format!("{prefix}{n}"), b))
-        .collect()
+    fixture_entries(&format!("youtube/takeout/{name}"), prefix)
 }
 
 /// Case `a` as Takeout delivers it, with Takeout's index beside the product folder.
@@ -61,14 +55,20 @@ fn write_tgz(dir: &Path, name: &str, entries: &[(String, Vec<u8>)]) -> PathBuf {
     );
     let mut b = tar::Builder::new(gz);
     for (n, body) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(body.len() as u64);
-        h.set_mode(0o644);
+        let mut h = file_header(body.len());
         h.set_mtime(1_727_000_000);
         b.append_data(&mut h, n, body.as_slice()).unwrap();
     }
     b.into_inner().unwrap().finish().unwrap();
     path
+}
+
+/// A GNU header for a regular file of `len` bytes, mode 0644.
+fn file_header(len: usize) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(len as u64);
+    h.set_mode(0o644);
+    h
 }
 
 #[derive(Clone, Copy)]
@@ -92,10 +92,8 @@ fn write_hostile_tgz(
     );
     let mut b = tar::Builder::new(gz);
     for (n, body) in entries {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(body.len() as u64);
-        h.set_mode(0o644);
-        b.append_data(&mut h, n, body.as_slice()).unwrap();
+        b.append_data(&mut file_header(body.len()), n, body.as_slice())
+            .unwrap();
     }
     for r in raw {
         let (n, kind, body): (&[u8], tar::EntryType, &[u8]) = match *r {
@@ -103,11 +101,9 @@ fn write_hostile_tgz(
             Raw::Symlink(n) => (n, tar::EntryType::Symlink, b""),
             Raw::Hardlink(n) => (n, tar::EntryType::Link, b""),
         };
-        let mut h = tar::Header::new_gnu();
+        let mut h = file_header(body.len());
         h.as_old_mut().name[..n.len()].copy_from_slice(n);
         h.set_entry_type(kind);
-        h.set_size(body.len() as u64);
-        h.set_mode(0o644);
         if kind != tar::EntryType::Regular {
             h.set_link_name_literal(b"/etc/passwd").unwrap();
         }
@@ -118,102 +114,13 @@ fn write_hostile_tgz(
     path
 }
 
-async fn open(
-    paths: &[PathBuf],
-    limits: ZipLimits,
-    account: Option<&str>,
-) -> Result<Box<dyn Source>, FetchError> {
-    let s = YouTubeTakeout::open_with(paths, limits).await?;
-    Ok(Box::new(match account {
-        Some(a) => s.with_account(AccountId::new(a).unwrap()),
-        None => s,
-    }))
-}
-
-async fn run(
-    paths: &[PathBuf],
-    limits: ZipLimits,
-    account: Option<&str>,
-) -> (Result<Report, FetchError>, MemorySink) {
-    let mut sink = MemorySink::new();
-    let result = match open(paths, limits, account).await {
-        Ok(mut s) => s.capture(&mut sink).await,
-        Err(e) => Err(e),
-    };
-    (result, sink)
-}
-
-/// The conformance harness over two imports of the same parts.
-async fn conform(paths: &[PathBuf], account: Option<&str>) -> (Report, MemorySink) {
-    let h = Harness::new("");
-    let d = ZipLimits::default();
-    let sources = Mutex::new(vec![
-        open(paths, d, account).await.expect("open"),
-        open(paths, d, account).await.expect("open"),
-    ]);
-    conformance(&h, |_| sources.lock().unwrap().pop().unwrap()).await
-}
-
-fn sha_of(sink: &MemorySink, name: &str) -> model::ContentId {
-    sink.export_files
-        .get(name)
-        .unwrap_or_else(|| panic!("{name} not stored"))
-        .1
-        .sha256
-}
-
 /// Every stored file is byte-exact, with one `IMPORT` log entry each; nothing private stored.
 fn assert_byte_exact(sink: &MemorySink, entries: &Entries) {
-    for (name, (stored, _)) in &sink.export_files {
-        let original = entries
-            .iter()
-            .find(|(n, _)| n == name)
-            .unwrap_or_else(|| panic!("{name} stored but not in the export"));
-        assert_eq!(stored.as_ref(), original.1.as_slice(), "{name} byte-exact");
-    }
-    assert_eq!(sink.log.len(), sink.export_files.len());
-    for e in &sink.log {
-        assert_eq!(e.method, "IMPORT");
-        let name = e.source_path.as_ref().unwrap();
-        assert_eq!(e.body_sha256, Some(sink.export_files[name].1.sha256));
-    }
-    let all = sink.all_bytes();
-    for needle in [&b"placeholder private"[..], b"UCprivate"] {
-        assert!(
-            !all.windows(needle.len()).any(|w| w == needle),
-            "private bytes {:?} leaked",
-            String::from_utf8_lossy(needle)
-        );
-    }
+    export_support::assert_byte_exact(sink, entries);
+    assert_bytes_absent(sink, &[&b"placeholder private"[..], b"UCprivate"]);
     assert!(!sink.export_files.keys().any(|k| {
         k.contains("/history/") || k.contains("/subscriptions/") || k.contains("/music (")
     }));
-}
-
-fn assert_nothing_emitted(sink: &MemorySink) {
-    assert!(sink.account.is_none(), "begin was not called");
-    assert!(
-        sink.export_files.is_empty()
-            && sink.items.is_empty()
-            && sink.log.is_empty()
-            && sink.gaps.is_empty()
-            && sink.profile.is_none(),
-        "nothing emitted"
-    );
-}
-
-/// A refusal (`bad_export`, one line containing `reason`) with nothing emitted.
-async fn refused(paths: &[PathBuf], limits: ZipLimits, reason: &str) {
-    let (r, sink) = run(paths, limits, None).await;
-    let e = expect_error(r, "bad_export");
-    let msg = e.to_string();
-    assert!(!msg.contains('\n'), "one line: {msg}");
-    assert!(msg.contains(reason), "expected {reason:?} in {msg:?}");
-    assert_nothing_emitted(&sink);
-}
-
-fn ids(sink: &MemorySink) -> Vec<&str> {
-    sink.items.iter().map(|i| i.id.as_str()).collect()
 }
 
 /// What a user relies on in an import of case `a`, whatever its format or parts.
@@ -392,7 +299,7 @@ async fn imports_a_zip_takeout_field_by_field() {
         .unwrap();
     assert_eq!(source.platform(), Platform::Youtube);
     assert_eq!(source.route(), Route::Export);
-    let (report, sink) = conform(&[path], None).await;
+    let (report, sink) = conform::<Yt>(&[path], None).await;
     assert_sample_imported(&report, &sink, &entries);
     assert!(
         report.statement.contains("(1 zip part)"),
@@ -407,7 +314,7 @@ async fn a_tgz_takeout_imports_like_the_zip() {
     let entries = sample();
     let zip = write_zip(tmp.path(), "t.zip", &entries);
     let tgz = write_tgz(tmp.path(), "takeout-20250504T063000Z-001.tgz", &entries);
-    let (report, sink) = conform(&[tgz], None).await;
+    let (report, sink) = conform::<Yt>(&[tgz], None).await;
     assert_sample_imported(&report, &sink, &entries);
     assert!(
         report.statement.contains("(1 tgz part)"),
@@ -415,7 +322,7 @@ async fn a_tgz_takeout_imports_like_the_zip() {
         report.statement
     );
 
-    let (zr, zs) = run(&[zip], ZipLimits::default(), None).await;
+    let (zr, zs) = run::<Yt>(&[zip], ZipLimits::default(), None).await;
     zr.unwrap();
     assert_eq!(sink.items, zs.items, "same items from zip and tgz");
     assert_eq!(sink.gaps, zs.gaps);
@@ -456,13 +363,13 @@ async fn split_takeouts_import_as_one() {
     let entries = sample();
     let (one, two) = split(&entries);
     let whole = write_zip(tmp.path(), "whole.zip", &entries);
-    let (_, reference) = run(&[whole], ZipLimits::default(), None).await;
+    let (_, reference) = run::<Yt>(&[whole], ZipLimits::default(), None).await;
 
     let tgz = [
         write_tgz(tmp.path(), "takeout-001.tgz", &one),
         write_tgz(tmp.path(), "takeout-002.tgz", &two),
     ];
-    let (report, sink) = conform(&tgz, None).await;
+    let (report, sink) = conform::<Yt>(&tgz, None).await;
     assert_sample_imported(&report, &sink, &entries);
     assert!(
         report.statement.contains("(2 tgz parts)"),
@@ -475,12 +382,12 @@ async fn split_takeouts_import_as_one() {
         write_zip(tmp.path(), "takeout-001.zip", &one),
         write_zip(tmp.path(), "takeout-002.zip", &two),
     ];
-    let (report, sink) = conform(&zip, None).await;
+    let (report, sink) = conform::<Yt>(&zip, None).await;
     assert_sample_imported(&report, &sink, &entries);
     assert_eq!(sink.items, reference.items);
 
     // One zip and one tgz: not the parts of one export.
-    refused(
+    refused::<Yt>(
         &[zip[0].clone(), tgz[1].clone()],
         ZipLimits::default(),
         "mix",
@@ -497,12 +404,12 @@ async fn headers_in_other_case_and_spacing_and_no_channel_file() {
         ("b.tgz", write_tgz(tmp.path(), "b.tgz", &entries)),
     ] {
         // No channel.csv nor Channel ID column: the account must be given.
-        let (r, sink) = run(std::slice::from_ref(&path), ZipLimits::default(), None).await;
+        let (r, sink) = run::<Yt>(std::slice::from_ref(&path), ZipLimits::default(), None).await;
         let e = expect_error(r, "bad_export");
         assert!(e.to_string().contains("--account"), "{name}: {e}");
         assert_nothing_emitted(&sink);
 
-        let (report, sink) = conform(
+        let (report, sink) = conform::<Yt>(
             std::slice::from_ref(&path),
             Some("UCb0000000000000000000000"),
         )
@@ -553,7 +460,7 @@ async fn a_missing_required_column_is_a_clear_error() {
         write_zip(tmp.path(), "t.zip", &entries),
         write_tgz(tmp.path(), "t.tgz", &entries),
     ] {
-        let (r, sink) = run(&[path], ZipLimits::default(), None).await;
+        let (r, sink) = run::<Yt>(&[path], ZipLimits::default(), None).await;
         let e = expect_error(r, "malformed");
         let msg = e.to_string();
         assert!(
@@ -573,7 +480,7 @@ async fn a_missing_required_column_is_a_clear_error() {
 async fn account_given_must_be_the_channel() {
     let tmp = tempfile::tempdir().unwrap();
     let path = write_zip(tmp.path(), "t.zip", &sample());
-    let (r, sink) = run(
+    let (r, sink) = run::<Yt>(
         std::slice::from_ref(&path),
         ZipLimits::default(),
         Some("someoneelse"),
@@ -582,7 +489,7 @@ async fn account_given_must_be_the_channel() {
     let e = expect_error(r, "bad_export");
     assert!(e.to_string().contains(CHANNEL), "{e}");
     assert_nothing_emitted(&sink);
-    let (r, sink) = run(&[path], ZipLimits::default(), Some(CHANNEL)).await;
+    let (r, sink) = run::<Yt>(&[path], ZipLimits::default(), Some(CHANNEL)).await;
     r.unwrap();
     assert_eq!(sink.account.as_ref().unwrap().as_str(), CHANNEL);
 }
@@ -595,17 +502,17 @@ async fn not_a_takeout_is_refused() {
         "x.zip",
         &[("Takeout/Drive/notes.txt".to_owned(), b"x".to_vec())],
     );
-    refused(&[z], ZipLimits::default(), "not a YouTube Takeout").await;
+    refused::<Yt>(&[z], ZipLimits::default(), "not a YouTube Takeout").await;
     let junk = tmp.path().join("junk.tgz");
     std::fs::write(&junk, b"plain text").unwrap();
-    refused(&[junk], ZipLimits::default(), "neither a .zip nor a .tgz").await;
+    refused::<Yt>(&[junk], ZipLimits::default(), "neither a .zip nor a .tgz").await;
     // Video files without videos.csv cannot be joined to their ids: refused, not guessed.
     let entries: Entries = sample()
         .into_iter()
         .filter(|(n, _)| !n.ends_with("videos.csv"))
         .collect();
     let z = write_zip(tmp.path(), "nometa.zip", &entries);
-    let (r, sink) = run(&[z], ZipLimits::default(), None).await;
+    let (r, sink) = run::<Yt>(&[z], ZipLimits::default(), None).await;
     let e = expect_error(r, "bad_export");
     assert!(e.to_string().contains("video metadata"), "{e}");
     assert_nothing_emitted(&sink);
@@ -617,75 +524,45 @@ async fn hostile_tgz_is_refused_with_nothing_emitted() {
     let d = ZipLimits::default();
     let base = sample();
     let t = |name: &str, raw: &[Raw]| write_hostile_tgz(tmp.path(), name, &base, raw);
-    refused(
-        &[t("trav1.tgz", &[Raw::File(b"../evil.txt", b"pwned")])],
-        d,
-        "escapes",
-    )
-    .await;
-    refused(
-        &[t(
+    for (name, raw, reason) in [
+        ("trav1.tgz", Raw::File(b"../evil.txt", b"pwned"), "escapes"),
+        (
             "trav2.tgz",
-            &[Raw::File(b"Takeout/../../evil.txt", b"pwned")],
-        )],
-        d,
-        "escapes",
-    )
-    .await;
-    refused(
-        &[t("abs.tgz", &[Raw::File(b"/etc/cron.d/x", b"pwned")])],
-        d,
-        "absolute path",
-    )
-    .await;
-    refused(
-        &[t(
+            Raw::File(b"Takeout/../../evil.txt", b"pwned"),
+            "escapes",
+        ),
+        (
+            "abs.tgz",
+            Raw::File(b"/etc/cron.d/x", b"pwned"),
+            "absolute path",
+        ),
+        (
             "link.tgz",
-            &[Raw::Symlink(
-                b"Takeout/YouTube and YouTube Music/videos/l.mp4",
-            )],
-        )],
-        d,
-        "symbolic link",
-    )
-    .await;
-    refused(
-        &[t(
+            Raw::Symlink(b"Takeout/YouTube and YouTube Music/videos/l.mp4"),
+            "symbolic link",
+        ),
+        (
             "hard.tgz",
-            &[Raw::Hardlink(
-                b"Takeout/YouTube and YouTube Music/videos/h.mp4",
-            )],
-        )],
-        d,
-        "hard link",
-    )
-    .await;
-    refused(
-        &[t(
+            Raw::Hardlink(b"Takeout/YouTube and YouTube Music/videos/h.mp4"),
+            "hard link",
+        ),
+        (
             "dup.tgz",
-            &[Raw::File(b"Takeout/archive_browser.html", b"other")],
-        )],
-        d,
-        "appears twice",
-    )
-    .await;
-    refused(
-        &[t(
+            Raw::File(b"Takeout/archive_browser.html", b"other"),
+            "appears twice",
+        ),
+        (
             "case.tgz",
-            &[Raw::File(b"Takeout/ARCHIVE_browser.html", b"other")],
-        )],
-        d,
-        "differ only by case",
-    )
-    .await;
+            Raw::File(b"Takeout/ARCHIVE_browser.html", b"other"),
+            "differ only by case",
+        ),
+    ] {
+        refused::<Yt>(&[t(name, &[raw])], d, reason).await;
+    }
     assert!(!tmp.path().join("evil.txt").exists());
 
     // 40 MiB of zeros gzip to ~40 KiB.
     let zeros = vec![0u8; 40 << 20];
-    let bomb = ZipLimits {
-        max_ratio: 100,
-        ..ZipLimits::default()
-    };
     let p = t(
         "bomb.tgz",
         &[Raw::File(
@@ -693,7 +570,7 @@ async fn hostile_tgz_is_refused_with_nothing_emitted() {
             &zeros,
         )],
     );
-    refused(&[p], bomb, "gzip bomb").await;
+    refused::<Yt>(&[p], bomb_limits(), "gzip bomb").await;
 
     // Across parts: different content under one name, and names differing only by case.
     let ok = write_tgz(tmp.path(), "ok.tgz", &base);
@@ -703,13 +580,13 @@ async fn hostile_tgz_is_refused_with_nothing_emitted() {
         "p2.tgz",
         &[(victim.clone(), b"Channel ID\nUCx\n".to_vec())],
     );
-    refused(&[ok.clone(), p2], d, "with different content").await;
+    refused::<Yt>(&[ok.clone(), p2], d, "with different content").await;
     let p3 = write_tgz(
         tmp.path(),
         "p3.tgz",
         &[(victim.to_uppercase(), b"x".to_vec())],
     );
-    refused(&[ok, p3], d, "differ only by case").await;
+    refused::<Yt>(&[ok, p3], d, "differ only by case").await;
 }
 
 #[tokio::test]
@@ -717,48 +594,33 @@ async fn hostile_zip_is_refused_with_nothing_emitted() {
     let tmp = tempfile::tempdir().unwrap();
     let d = ZipLimits::default();
     let base = sample();
-    let with = |name: &str, body: &[u8]| {
-        let mut e = base.clone();
-        e.push((name.to_owned(), body.to_vec()));
-        e
-    };
+    let with = |name: &str, body: &[u8]| with_entry(&base, name, body);
     let p = write_zip(
         tmp.path(),
         "trav.zip",
         &with("Takeout/../../evil.txt", b"pwned"),
     );
-    refused(&[p], d, "escapes").await;
+    refused::<Yt>(&[p], d, "escapes").await;
     let p = write_zip(tmp.path(), "abs.zip", &with("/etc/passwd", b"pwned"));
-    refused(&[p], d, "absolute path").await;
+    refused::<Yt>(&[p], d, "absolute path").await;
 
-    let p = tmp.path().join("link.zip");
-    let mut w = ZipWriter::new(std::fs::File::create(&p).unwrap());
-    for (n, b) in &base {
-        w.start_file(n.as_str(), opts()).unwrap();
-        w.write_all(b).unwrap();
-    }
-    w.add_symlink(format!("{ROOT}videos/l.mp4"), "/etc/shadow", opts())
-        .unwrap();
-    w.finish().unwrap();
-    refused(&[p], d, "symbolic link").await;
+    let link = format!("{ROOT}videos/l.mp4");
+    let p = write_zip_with_symlink(tmp.path(), "link.zip", &base, &link);
+    refused::<Yt>(&[p], d, "symbolic link").await;
 
-    let bomb = ZipLimits {
-        max_ratio: 100,
-        ..ZipLimits::default()
-    };
     let p = write_zip(
         tmp.path(),
         "bomb.zip",
         &with(&format!("{ROOT}videos/bomb.mp4"), &vec![0u8; 40 << 20]),
     );
-    refused(&[p], bomb, "zip bomb").await;
+    refused::<Yt>(&[p], bomb_limits(), "zip bomb").await;
 
     let p = write_zip(
         tmp.path(),
         "case.zip",
         &with("Takeout/ARCHIVE_browser.html", b"other"),
     );
-    refused(&[p], d, "differ only by case").await;
+    refused::<Yt>(&[p], d, "differ only by case").await;
 }
 
 #[tokio::test]
