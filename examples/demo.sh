@@ -76,11 +76,15 @@ echo "== verify (every bundle made above)"
 "$tawthiq" verify "$out"/api/*.tar.zst "$out"/export/*.tar.zst "$bundle"
 ig_bundle=$(ls "$out"/export/instagram-*.tar.zst | tail -1)
 echo "== cat data/derived/posts.jsonl of the Instagram import (text repaired from Meta's escapes)"
-"$tawthiq" cat "$ig_bundle" data/derived/posts.jsonl | head -2
+# Read into a file first: `| head` would close the pipe early, which `set -o pipefail` reports.
+"$tawthiq" cat "$ig_bundle" data/derived/posts.jsonl >"$out/instagram-posts.jsonl"
+head -2 "$out/instagram-posts.jsonl"
 api_bundle=$(ls "$out"/api/*.tar.zst | tail -1)
 echo "== ls $api_bundle"
-"$tawthiq" ls "$api_bundle" | head -20
+"$tawthiq" ls "$api_bundle" >"$out/x-api-files.txt"
+head -20 "$out/x-api-files.txt"
 echo "== cat data/derived/posts.jsonl (first post)"
-"$tawthiq" cat "$api_bundle" data/derived/posts.jsonl | head -1
+"$tawthiq" cat "$api_bundle" data/derived/posts.jsonl >"$out/x-api-posts.jsonl"
+head -1 "$out/x-api-posts.jsonl"
 echo
 echo "Bundles and keys are in $out/. Auditors can check bundles without tawthiq: see docs/bundle-format.md."

@@ -27,7 +27,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::error::{FetchError, Result};
 use crate::export_zip::{ExportZip, ZipEntry, ZipLimits};
-use crate::source::{Report, Sink, Source, Stored};
+use crate::source::{Report, Sink, Source, Stored, count};
 
 /// Largest JavaScript data file read into memory (big accounts' `tweets.js` reach hundreds of MB).
 const MAX_JS_BYTES: u64 = 4 * 1024 * 1024 * 1024;
@@ -902,7 +902,10 @@ impl Source for XExport {
             }
         }
         let mut statement = format!(
-            "Imported the owner's X archive: {posts} posts and {media_count} media files; {stored_files} files stored byte-exact."
+            "Imported the owner's X archive: {} and {}; {} stored byte-exact.",
+            count(posts, "post", "posts"),
+            count(media_count, "media file", "media files"),
+            count(stored_files, "file", "files")
         );
         if !private.is_empty() {
             let _ = write!(
@@ -913,9 +916,15 @@ impl Source for XExport {
             );
         }
         if other > 0 {
+            let (are, were) = if other == 1 {
+                ("is", "was")
+            } else {
+                ("are", "were")
+            };
             let _ = write!(
                 statement,
-                " {other} other files (likes, followers, the archive viewer's assets…) are not public content of the account and were not imported."
+                " {} (likes, followers, the archive viewer's assets…) {are} not public content of the account and {were} not imported.",
+                count(other as u64, "other file", "other files")
             );
         }
         if duplicates > 0 {
