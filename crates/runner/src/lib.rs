@@ -1,4 +1,5 @@
-//! Runs: one account ([`account::capture_account`]) and, later, batches from a registry.
+//! Runs: one account ([`account::capture_account`]) and, later, batches from a registry
+//! ([`registry::Registry`]: the entities and accounts to archive, validated).
 //!
 //! The runner is where the fetcher meets the archive: [`BundleSink`] implements the fetcher's
 //! `Sink` with a `BundleWriter` on its own thread, so sources stream straight into a bundle.
@@ -11,6 +12,7 @@
 
 pub mod account;
 pub mod bundle_sink;
+pub mod registry;
 
 pub use account::{AccountOptions, AccountOutcome, capture_account};
 pub use bundle_sink::{BundleSink, Counts};

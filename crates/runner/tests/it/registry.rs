@@ -1,0 +1,382 @@
+//! Registries: the shipped samples, every validation rule (message and line), Arabic text kept
+//! byte for byte, the Arabic comma, Eastern Arabic digits, a BOM, and a large registry.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use model::Platform;
+use runner::registry::{EntityKind, Registry, RegistryAccount, RegistryError, RoutePreference};
+
+const HEADER: &str =
+    "entity_id,entity_name,entity_type,region,platform,account,route,credential,exports\n";
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/registry")
+}
+
+/// The problems of an invalid CSV registry, rendered one per string.
+fn csv_problems(text: &str) -> Vec<String> {
+    match Registry::parse_csv(text) {
+        Ok(r) => panic!("expected problems, got {} accounts", r.len()),
+        Err(e) => e.problems().iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn toml_problems(text: &str) -> Vec<String> {
+    match Registry::parse_toml(text) {
+        Ok(r) => panic!("expected problems, got {} accounts", r.len()),
+        Err(e) => e.problems().iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn the_samples_load_and_agree() {
+    let csv = Registry::load(examples().join("schools.csv")).unwrap();
+    let toml = Registry::load(examples().join("schools.toml")).unwrap();
+    assert_eq!(csv.len(), 19);
+    let keys = |r: &Registry| r.iter().map(RegistryAccount::key).collect::<Vec<_>>();
+    assert_eq!(keys(&csv), keys(&toml));
+    let entities = |r: &Registry| {
+        r.iter()
+            .map(|a| {
+                (
+                    a.entity.clone(),
+                    a.route,
+                    a.credential.clone(),
+                    a.exports.clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(entities(&csv), entities(&toml));
+    let ids: std::collections::BTreeSet<_> = csv.iter().map(|a| a.entity.id.as_str()).collect();
+    assert_eq!(ids.len(), 10);
+    for platform in Platform::ALL {
+        assert!(csv.iter().any(|a| a.platform == platform), "{platform}");
+    }
+    let first = &csv.accounts()[0];
+    assert_eq!(first.key(), "x:@madrasat_alnoor");
+    assert_eq!(first.entity.name, "مدرسة النور الابتدائية");
+    assert_eq!(first.entity.kind, EntityKind::School);
+    assert_eq!(first.entity.region.as_deref(), Some("الرياض"));
+    assert_eq!(first.route, RoutePreference::Api);
+    assert_eq!(
+        first.credential_env_var().as_deref(),
+        Some("TAWTHIQ_CRED_NOOR_X")
+    );
+    assert_eq!(
+        first.credential_secrets_key().as_deref(),
+        Some("cred_noor_x")
+    );
+    assert_eq!(first.line, 5);
+    // Relative export paths are read from the registry's folder.
+    let noor_ig = &csv.accounts()[1];
+    assert_eq!(
+        noor_ig.exports,
+        [examples().join("exports/noor-instagram.zip")]
+    );
+    let yasmin = csv
+        .iter()
+        .find(|a| a.key() == "instagram:@yasmin.club")
+        .unwrap();
+    assert_eq!(yasmin.exports.len(), 2);
+    // A quoted name keeps its Arabic comma; Eastern digits in an id become ASCII.
+    assert!(
+        csv.iter()
+            .any(|a| a.entity.name == "إدارة التعليم بمحافظة جدة، مكتب الإعلام")
+    );
+    assert!(
+        csv.iter()
+            .any(|a| a.key() == "x:@kaaz_highschool" && a.entity.id == "1002")
+    );
+}
+
+#[test]
+fn arabic_text_is_kept_byte_for_byte() {
+    // Diacritics, tatweel, a right-to-left mark, and alef forms: nothing is normalised.
+    let name = "مَدرسة الـنور\u{200F} «أ» إ آ ى ة ١٢";
+    let region = "منطقة الجوف";
+    let text = format!("{HEADER}1,\"{name}\",school,{region},x,@a,,,\n");
+    let r = Registry::parse_csv(&text).unwrap();
+    assert_eq!(r.accounts()[0].entity.name.as_bytes(), name.as_bytes());
+    assert_eq!(r.accounts()[0].entity.region.as_deref(), Some(region));
+    let toml = format!(
+        "[[entity]]\nid = \"1\"\nname = \"{name}\"\ntype = \"school\"\nregion = \"{region}\"\n\
+         [[entity.account]]\nplatform = \"x\"\naccount = \"@a\"\n"
+    );
+    let r = Registry::parse_toml(&toml).unwrap();
+    assert_eq!(r.accounts()[0].entity.name.as_bytes(), name.as_bytes());
+}
+
+#[test]
+fn the_arabic_comma_separates_fields_and_list_entries() {
+    let text = "entity_id،entity_name،entity_type،region،platform،account،route،credential،exports\n\
+                ١٠٠١،مدرسة النور، الابتدائية?،مدرسة،الرياض،x،@noor،export،،a.zip، b.zip\n";
+    // Unquoted, the comma inside the name splits it: reported with the line.
+    assert_eq!(
+        csv_problems(text),
+        [
+            "line 2: 11 fields but the header has 9: put a field that contains \"،\" in double quotes"
+        ]
+    );
+    let text = "entity_id،entity_name،entity_type،region،platform،account،route،credential،exports\n\
+                ١٠٠١،\"مدرسة النور، الابتدائية\"،مدرسة،الرياض،x،@noor،export،،\"a.zip، b.zip;c.zip\"\n";
+    let r = Registry::parse_csv(text).unwrap();
+    let a = &r.accounts()[0];
+    assert_eq!(a.entity.id, "1001");
+    assert_eq!(a.entity.name, "مدرسة النور، الابتدائية");
+    assert_eq!(
+        a.exports,
+        [PathBuf::from("a.zip"), "b.zip".into(), "c.zip".into()]
+    );
+}
+
+#[test]
+fn eastern_arabic_and_persian_digits_in_ids() {
+    let text = format!(
+        "{HEADER}١٢٣٤٥٦٧٨٩٠,أ,school,,x,@a,,,\n۱۲۳۴۵,ب,school,,facebook,۱۰۰۰۶۴۵۱۲۳,,,\n\
+         ٩٩,ج,school,,instagram,١٧٨٤١٤٠٥٨٢٢,,,\n"
+    );
+    let r = Registry::parse_csv(&text).unwrap();
+    let ids: Vec<_> = r.iter().map(|a| a.entity.id.as_str()).collect();
+    assert_eq!(ids, ["1234567890", "12345", "99"]);
+    assert_eq!(r.accounts()[1].key(), "facebook:1000645123");
+    assert_eq!(r.accounts()[2].key(), "instagram:17841405822");
+}
+
+#[test]
+fn a_bom_blank_lines_and_comments_are_skipped() {
+    let text = format!(
+        "\u{FEFF}# a comment before the header\n\n{HEADER}\n# a comment\n1,أ,school,,x,@a,,,\n   \n\
+         ,,,,,,,,\n1,أ,school,,x,@b,,,\n"
+    );
+    let r = Registry::parse_csv(&text).unwrap();
+    assert_eq!(r.iter().map(|a| a.line).collect::<Vec<_>>(), [6, 9]);
+    let toml = "\u{FEFF}[[entity]]\nid = 1\nname = \"أ\"\ntype = \"club\"\n[[entity.account]]\n\
+                platform = \"x\"\naccount = \"@a\"\n";
+    assert_eq!(Registry::parse_toml(toml).unwrap().accounts()[0].line, 7);
+}
+
+#[test]
+fn headers_match_case_insensitively_and_in_arabic() {
+    let text = " Entity ID , ENTITY_NAME,Type,Platform ,Account,Notes\n1,أ,school,x,@a,anything\n";
+    assert_eq!(Registry::parse_csv(text).unwrap().len(), 1);
+    let text = "رقم الجهة,اسم الجهة,نوع الجهة,المنطقة,المنصة,الحساب\n١,أ,مدرسة,الرياض,x,@a\n";
+    assert_eq!(
+        Registry::parse_csv(text).unwrap().accounts()[0].entity.id,
+        "1"
+    );
+}
+
+#[test]
+fn missing_and_unknown_columns() {
+    let problems = csv_problems("# header next\nentity_id,name,acount,platform\n1,أ,@a,x\n");
+    assert_eq!(
+        problems,
+        [
+            "line 2: unknown column \"acount\": use entity_id, entity_name, entity_type, region, \
+             platform, account, route, credential, exports (name extra columns \"notes\" or start \
+             them with \"_\")",
+            "line 2: missing required column \"entity_type\": add it to the header row \
+             (required: entity_id, entity_name, entity_type, platform, account)",
+            "line 2: missing required column \"account\": add it to the header row (required: \
+             entity_id, entity_name, entity_type, platform, account)",
+        ]
+    );
+    assert_eq!(
+        csv_problems("platform,account,platform,entity_id,entity_name,entity_type\n"),
+        ["line 1: column platform appears twice: keep one"]
+    );
+    assert_eq!(
+        csv_problems("# only a comment\n\n"),
+        ["the registry is empty: it needs a header row and one row per account"]
+    );
+}
+
+#[test]
+fn every_row_problem_is_reported_with_its_line() {
+    let text = format!(
+        "{HEADER}\
+         1,مدرسة,school,,x,@Noor,,,\n\
+         2,مكتب,office,,tiktok,@noor,,,\n\
+         3,نادي,club,,x,@madrasa-noor,,,\n\
+         4,نادي,hospital,,x,@four,,,\n\
+         ,,school,,x,@five,,,\n\
+         6,مدرسة,school,,x,https://x.com/noor,,,\n\
+         7,مدرسة,school,,x,@seven,rss,,\n\
+         8,مدرسة,school,,x,@eight,export,,\n\
+         9,مدرسة,school,,x,@nine,api,,a.zip\n\
+         10,مدرسة,school,,x,@ten,,noor x,\n\
+         1,مدرسة أخرى,school,,x,@eleven,,,\n\
+         12,مدرسة,school,,youtube,https://www.youtube.com/c/Noor,,,\n\
+         13,مدرسة,school,,x,,,,\n\
+         ١٤ب,مدرسة,school,,x,@fourteen,,,\n\
+         15,مدرسة,school,x,@fifteen\n"
+    );
+    let problems = csv_problems(&text);
+    let expected = [
+        "line 3: platform \"tiktok\" is unknown: use x (or twitter), instagram, facebook, youtube \
+         or snapchat",
+        "line 4: account \"@madrasa-noor\" is not a valid handle: an X handle is 1 to 50 letters, \
+         digits or \"_\"",
+        "line 5: entity type \"hospital\" is unknown: use school, office, administration, club, \
+         attache or school_abroad (or مدرسة، مكتب، إدارة، نادي، ملحقية، مدرسة بالخارج)",
+        "line 6: entity_id is empty: give the entity's id (e.g. 1001)",
+        "line 6: entity_name is empty: give the entity's name",
+        "line 7: duplicate account x:@noor (written \"https://x.com/noor\" here, \"@Noor\" on line \
+         2): remove one of them",
+        "line 8: route \"rss\" is unknown: use api, export, web or auto (empty means auto)",
+        "line 9: route is export but no export file is given: list the owner's export files in \
+         exports",
+        "line 10: export files are given but the route is api: set the route to export or auto, \
+         or remove the exports",
+        "line 11: credential \"noor x\" is not a valid name: use up to 64 letters, digits and \
+         \"_\", starting with a letter (it names TAWTHIQ_CRED_<NAME> or cred_<name> in the \
+         secrets file)",
+        "line 12: entity 1 is named \"مدرسة أخرى\" here but \"مدرسة\" on line 2: write it the same \
+         way on every line, or give it another id",
+        "line 13: account \"https://www.youtube.com/c/Noor\" is a legacy YouTube URL: open it and \
+         copy the @handle or the /channel/UC… address",
+        "line 14: account is empty: give a handle (@name), a profile URL or a numeric id",
+        "line 15: entity_id \"١٤ب\" is not valid: use 1 to 64 ASCII letters, digits, \"-\", \"_\" \
+         or \".\" (Arabic digits are converted)",
+        "line 16: 5 fields but the header has 9: put a field that contains \",\" in double quotes",
+    ];
+    assert_eq!(problems, expected);
+}
+
+#[test]
+fn a_token_in_the_credential_column_is_refused_and_not_repeated() {
+    let token = "EAAGm0PX4ZCpsBAKZCeL0wK1ZBxyz7Qq";
+    let text = format!("{HEADER}1,أ,school,,facebook,@noorschool,api,{token},\n");
+    let err = Registry::parse_csv(&text).unwrap_err();
+    let message = err.to_string();
+    assert_eq!(
+        err.problems()[0].to_string(),
+        "line 2: credential holds what looks like a secret token (32 characters, not repeated \
+         here): put the token in TAWTHIQ_CRED_<NAME> or as cred_<name> in the secrets file, and \
+         write only NAME here"
+    );
+    assert!(!message.contains(token) && !format!("{err:?}").contains(token));
+}
+
+#[test]
+fn problems_are_all_collected_up_to_the_cap() {
+    let mut text = HEADER.to_owned();
+    for i in 0..250 {
+        writeln!(text, "{i},أ,school,,tiktok,@a{i},,,").unwrap();
+    }
+    let err = Registry::parse_csv(&text).unwrap_err();
+    let RegistryError::Invalid {
+        problems, total, ..
+    } = &err
+    else {
+        panic!("{err}")
+    };
+    assert_eq!((problems.len(), *total), (100, 250));
+    assert_eq!(problems[99].line, Some(101));
+    assert!(
+        err.to_string()
+            .starts_with("registry: 250 problems\n  line 2: platform")
+    );
+    assert!(err.to_string().ends_with("\n  … and 150 more"));
+}
+
+#[test]
+fn toml_problems_name_the_entity_the_account_and_the_line() {
+    let text = r#"
+[[entity]]
+id = "1"
+name = "مدرسة"
+type = "school"
+
+  [[entity.account]]
+  platform = "x"
+  account = "@noor"
+
+  [[entity.account]]
+  platform = "myspace"
+  account = "@noor"
+
+[[entity]]
+id = "2"
+type = "club"
+
+  [[entity.account]]
+  platform = "twitter"
+  account = "https://x.com/Noor"
+
+[[entity]]
+id = "3"
+name = "نادي"
+type = "club"
+"#;
+    assert_eq!(
+        toml_problems(text),
+        [
+            "line 13 (entity 1, account 2): platform \"myspace\" is unknown: use x (or twitter), \
+             instagram, facebook, youtube or snapchat",
+            "line 16 (entity 2): entity_name is empty: give the entity's name",
+            "line 21 (entity 2, account 1): duplicate account x:@noor (written \
+             \"https://x.com/Noor\" here, \"@noor\" on line 9): remove one of them",
+            "line 24 (entity 3): the entity has no [[entity.account]] tables: add its accounts",
+        ]
+    );
+    assert_eq!(
+        toml_problems("[[entity]]\nid = \"1\"\nnmae = \"x\"\n"),
+        [
+            "line 3: invalid TOML: unknown field `nmae`, expected one of `id`, `name`, `kind`, \
+          `type`, `region`, `account`"
+        ]
+    );
+}
+
+#[test]
+fn load_names_the_file_and_its_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("r.csv");
+    std::fs::write(
+        &bad,
+        format!("{HEADER}1,أ,school,,x,@a,,,\n1,أ,school,,x,@A,,,\n"),
+    )
+    .unwrap();
+    let message = Registry::load(&bad).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!(
+            "{}: 1 problem\n  line 3: duplicate account x:@a (written \"@A\" here, \"@a\" on line \
+             2): remove one of them",
+            bad.display()
+        )
+    );
+    let xlsx = dir.path().join("r.xlsx");
+    std::fs::write(&xlsx, "").unwrap();
+    assert!(matches!(
+        Registry::load(&xlsx),
+        Err(RegistryError::UnknownFormat { .. })
+    ));
+    assert!(matches!(
+        Registry::load(dir.path().join("missing.toml")),
+        Err(RegistryError::Io { .. })
+    ));
+}
+
+#[test]
+fn a_registry_of_ten_thousand_rows_parses() {
+    let platforms = ["x", "instagram", "facebook", "youtube", "snapchat"];
+    let mut text = HEADER.to_owned();
+    for i in 0..10_000 {
+        let platform = platforms[i % 5];
+        writeln!(
+            text,
+            "{},مدرسة رقم {},school,الرياض,{platform},@school{i:05},auto,,",
+            i / 5,
+            i / 5
+        )
+        .unwrap();
+    }
+    let r = Registry::parse_csv(&text).unwrap();
+    assert_eq!(r.len(), 10_000);
+    assert_eq!(r.accounts()[9_999].key(), "snapchat:@school09999");
+    assert_eq!(r.accounts()[9_999].line, 10_001);
+}
