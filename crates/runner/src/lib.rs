@@ -11,6 +11,7 @@
 
 pub mod account;
 pub mod bundle_sink;
+pub mod state;
 
 pub use account::{AccountOptions, AccountOutcome, capture_account};
 pub use bundle_sink::{BundleSink, Counts};

@@ -2,3 +2,4 @@
 //! strict verifier and read back through the random-access reader.
 
 mod account;
+mod state_conformance;
