@@ -13,6 +13,7 @@
 pub mod account;
 pub mod bundle_sink;
 pub mod registry;
+pub mod state;
 
 pub use account::{AccountOptions, AccountOutcome, capture_account};
 pub use bundle_sink::{BundleSink, Counts};

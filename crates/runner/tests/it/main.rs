@@ -4,3 +4,4 @@
 
 mod account;
 mod registry;
+mod state_conformance;

@@ -1,0 +1,635 @@
+//! Run state shared by every worker: which accounts are pending, leased, retried, deferred, done
+//! or failed; which bundle each produced; per-platform limits; and an append-only audit trail.
+//!
+//! [`StateStore`] is the one contract; [`sqlite::SqliteStateStore`] is the embedded engine (one
+//! `state.db`, no server). A PostgreSQL engine implements the same trait and runs the same
+//! conformance suite (`tests/it/state_conformance.rs`).
+//!
+//! A worker's life with one account:
+//!
+//! ```no_run
+//! # async fn demo(store: &dyn runner::state::StateStore) -> Result<(), runner::state::StateError> {
+//! use runner::state::{Completion, StateStore};
+//! use time::{Duration, OffsetDateTime};
+//!
+//! let now = OffsetDateTime::now_utc();
+//! if let Some(claim) = store.claim("worker-1", None, now, Duration::minutes(5)).await? {
+//!     // ... capture, heartbeating every minute under the claim's fence ...
+//!     store.heartbeat(&claim.key, claim.fence, OffsetDateTime::now_utc(), Duration::minutes(5)).await?;
+//!     let done = Completion {
+//!         bundle_id: "x-school1-20250101T000000Z".into(),
+//!         location: "file:///bundles/x-school1-20250101T000000Z.tawthiq".into(),
+//!         items: 10, media: 3, gaps: 0, bytes: 4096,
+//!         tag_manifest_sha512: None,
+//!         previous_bundle: store.last_bundle(&claim.key).await?.map(|b| b.bundle_id),
+//!     };
+//!     store.complete(&claim.key, claim.fence, &done, OffsetDateTime::now_utc()).await?;
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Every time is passed in by the caller, so lease expiry, backoff and quota blocks are tested
+//! without sleeping.
+
+pub mod sqlite;
+
+use std::fmt;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use model::Platform;
+use time::{Duration, OffsetDateTime};
+
+pub use sqlite::{SqliteOptions, SqliteStateStore};
+
+/// A fencing token: the value of an account's claim counter when a worker claimed it. Every
+/// claim increments it, so a worker whose lease was taken over holds a smaller value and its
+/// heartbeats and results are rejected ([`StateError::Fenced`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fence(pub u64);
+
+impl fmt::Display for Fence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// One registry account as the registry feeds it to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSpec {
+    /// Stable, unique key chosen by the registry (e.g. `x:school_123`); every other call names
+    /// the account by it.
+    pub key: String,
+    pub platform: Platform,
+    /// Handle, URL or platform id, as the registry holds it.
+    pub account: String,
+    /// Route preference as the registry wrote it (e.g. `api`, `export,web`).
+    pub route: Option<String>,
+    /// Name of the credential (looked up in the environment or a secrets file), never the secret.
+    pub credential_ref: Option<String>,
+}
+
+/// Where an account is in its life cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AccountState {
+    /// Never claimed.
+    Pending,
+    /// Leased by a worker (possibly a crashed one whose lease has expired).
+    Running,
+    /// Failed, to be retried once its `not_before` time has come.
+    Retry,
+    /// Put off by a quota, claimable again once its `not_before` time has come.
+    Deferred,
+    /// A bundle was recorded.
+    Done,
+    /// Failed permanently.
+    Failed,
+}
+
+impl AccountState {
+    pub const ALL: [AccountState; 6] = [
+        AccountState::Pending,
+        AccountState::Running,
+        AccountState::Retry,
+        AccountState::Deferred,
+        AccountState::Done,
+        AccountState::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountState::Pending => "pending",
+            AccountState::Running => "running",
+            AccountState::Retry => "retry",
+            AccountState::Deferred => "deferred",
+            AccountState::Done => "done",
+            AccountState::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for AccountState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AccountState {
+    type Err = StateError;
+    fn from_str(s: &str) -> Result<Self, StateError> {
+        AccountState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| StateError::Corrupt(format!("unknown account state {s:?}")))
+    }
+}
+
+/// A lease on one account, granted by [`StateStore::claim`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub key: String,
+    pub platform: Platform,
+    pub account: String,
+    pub route: Option<String>,
+    pub credential_ref: Option<String>,
+    /// 1 for the first try, then one more per recorded failure (deferrals and lease takeovers
+    /// do not count).
+    pub attempt: u32,
+    pub fence: Fence,
+    pub lease_until: OffsetDateTime,
+}
+
+/// What a worker reports when an account's bundle has been published and verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub bundle_id: String,
+    /// Path or URL of the published bundle.
+    pub location: String,
+    pub items: u64,
+    pub media: u64,
+    pub gaps: u64,
+    pub bytes: u64,
+    pub tag_manifest_sha512: Option<String>,
+    /// The account's previous bundle, named in the new one (`Previous-Bundle-...`).
+    pub previous_bundle: Option<String>,
+}
+
+/// A recorded bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleRecord {
+    pub bundle_id: String,
+    pub key: String,
+    pub fence: Fence,
+    pub location: String,
+    pub items: u64,
+    pub media: u64,
+    pub gaps: u64,
+    pub bytes: u64,
+    pub tag_manifest_sha512: Option<String>,
+    pub previous_bundle: Option<String>,
+    pub completed_at: OffsetDateTime,
+}
+
+/// What happens to an account after a failed attempt; [`Backoff::disposition`] computes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Claimable again from this time.
+    RetryAt(OffsetDateTime),
+    /// Never retried automatically.
+    Permanent,
+}
+
+/// A failed attempt, as [`StateStore::fail`] records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Short machine-readable class (`not_found`, `auth_required`, `transport`, ...).
+    pub kind: String,
+    pub message: String,
+    pub disposition: Disposition,
+}
+
+/// Exponential backoff with a cap on attempts: the retry policy lives with the caller, the store
+/// only records its decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Delay after the first failure.
+    pub base: Duration,
+    /// Upper bound on any delay.
+    pub max_delay: Duration,
+    /// Attempts (including the first) after which a failure is permanent.
+    pub max_attempts: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base: Duration::minutes(1),
+            max_delay: Duration::hours(2),
+            max_attempts: 5,
+        }
+    }
+}
+
+impl Backoff {
+    /// The disposition of failed attempt number `attempt` (1-based, as in [`Claim::attempt`]):
+    /// permanent when the error is not retryable or the attempts are used up, else a retry after
+    /// `base * 2^(attempt-1)`, capped at `max_delay`.
+    pub fn disposition(&self, attempt: u32, retryable: bool, now: OffsetDateTime) -> Disposition {
+        if !retryable || attempt >= self.max_attempts {
+            return Disposition::Permanent;
+        }
+        let factor = 1_i32 << attempt.saturating_sub(1).min(20);
+        let delay = self
+            .base
+            .checked_mul(factor)
+            .map_or(self.max_delay, |d| d.min(self.max_delay));
+        Disposition::RetryAt(now + delay)
+    }
+}
+
+/// Kinds of audit event. Successful heartbeats are not audited (one per minute per worker
+/// would dwarf everything else); rejected ones are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Claimed,
+    /// A running account whose lease had expired (a crashed or stalled worker) was claimed
+    /// again; recorded before the new `Claimed`.
+    LeaseExpiredReclaimed,
+    Completed,
+    /// A heartbeat or result from a worker that no longer holds the account.
+    RejectedStale,
+    /// A failure that will be retried.
+    RetryScheduled,
+    /// A permanent failure.
+    Failed,
+    Deferred,
+    PlatformBlocked,
+    PlatformCapSet,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 9] = [
+        EventKind::Claimed,
+        EventKind::LeaseExpiredReclaimed,
+        EventKind::Completed,
+        EventKind::RejectedStale,
+        EventKind::RetryScheduled,
+        EventKind::Failed,
+        EventKind::Deferred,
+        EventKind::PlatformBlocked,
+        EventKind::PlatformCapSet,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Claimed => "claimed",
+            EventKind::LeaseExpiredReclaimed => "lease_expired_reclaimed",
+            EventKind::Completed => "completed",
+            EventKind::RejectedStale => "rejected_stale",
+            EventKind::RetryScheduled => "retry_scheduled",
+            EventKind::Failed => "failed",
+            EventKind::Deferred => "deferred",
+            EventKind::PlatformBlocked => "platform_blocked",
+            EventKind::PlatformCapSet => "platform_cap_set",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = StateError;
+    fn from_str(s: &str) -> Result<Self, StateError> {
+        EventKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| StateError::Corrupt(format!("unknown audit event {s:?}")))
+    }
+}
+
+/// One row of the append-only audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Increasing in commit order: the trail's order.
+    pub id: i64,
+    pub at: OffsetDateTime,
+    pub key: Option<String>,
+    pub worker: Option<String>,
+    pub event: EventKind,
+    pub fence: Option<Fence>,
+    pub detail: Option<String>,
+}
+
+/// Accounts per state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    pub pending: u64,
+    pub running: u64,
+    pub retry: u64,
+    pub deferred: u64,
+    pub done: u64,
+    pub failed: u64,
+}
+
+impl StateCounts {
+    pub fn get(&self, state: AccountState) -> u64 {
+        match state {
+            AccountState::Pending => self.pending,
+            AccountState::Running => self.running,
+            AccountState::Retry => self.retry,
+            AccountState::Deferred => self.deferred,
+            AccountState::Done => self.done,
+            AccountState::Failed => self.failed,
+        }
+    }
+
+    pub fn add(&mut self, state: AccountState, n: u64) {
+        let slot = match state {
+            AccountState::Pending => &mut self.pending,
+            AccountState::Running => &mut self.running,
+            AccountState::Retry => &mut self.retry,
+            AccountState::Deferred => &mut self.deferred,
+            AccountState::Done => &mut self.done,
+            AccountState::Failed => &mut self.failed,
+        };
+        *slot += n;
+    }
+
+    pub fn total(&self) -> u64 {
+        AccountState::ALL.into_iter().map(|s| self.get(s)).sum()
+    }
+}
+
+/// Progress figures of one platform (what `tawthiq status` shows).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformSummary {
+    pub platform: Platform,
+    pub counts: StateCounts,
+    /// Totals over the latest bundle of each done account.
+    pub items: u64,
+    pub media: u64,
+    pub bytes: u64,
+    pub blocked_until: Option<OffsetDateTime>,
+    pub max_concurrent: Option<u32>,
+}
+
+/// Progress figures per platform, in [`Platform`] order; platforms without accounts are left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub platforms: Vec<PlatformSummary>,
+}
+
+impl Summary {
+    pub fn platform(&self, platform: Platform) -> Option<&PlatformSummary> {
+        self.platforms.iter().find(|p| p.platform == platform)
+    }
+
+    pub fn counts(&self) -> StateCounts {
+        let mut all = StateCounts::default();
+        for p in &self.platforms {
+            for state in AccountState::ALL {
+                all.add(state, p.counts.get(state));
+            }
+        }
+        all
+    }
+}
+
+/// One line of the per-account report (`tawthiq report`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountReport {
+    pub key: String,
+    pub platform: Platform,
+    pub account: String,
+    pub state: AccountState,
+    /// The latest bundle, if any (an account keeps it while a later run is retried).
+    pub bundle_id: Option<String>,
+    pub location: Option<String>,
+    pub items: u64,
+    pub media: u64,
+    pub gaps: u64,
+    pub bytes: u64,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// `kind: message` of the latest failure, cleared by a completion.
+    pub last_error: Option<String>,
+    /// When a `retry` or `deferred` account becomes claimable.
+    pub not_before: Option<OffsetDateTime>,
+    pub updated_at: OffsetDateTime,
+}
+
+/// State-store errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The account is not in the store: feed the registry with `upsert_accounts` first.
+    /// Not retryable.
+    #[error("account {key:?} is not in the state store")]
+    UnknownAccount { key: String },
+    /// The caller's lease was taken over (or the account is no longer running): its heartbeat
+    /// or result is rejected and audited. Not retryable: the worker must drop the account.
+    #[error("account {key:?}: stale fence {presented} (the account is now at fence {current})")]
+    Fenced {
+        key: String,
+        presented: Fence,
+        current: Fence,
+    },
+    /// The database stayed locked by other writers past the busy timeout and our own retries.
+    /// Retryable.
+    #[error("state store busy: {0}")]
+    Busy(#[source] sqlx::Error),
+    /// The store could not be opened (bad path or URL, unreachable server, permissions).
+    /// Not retryable without fixing the location.
+    #[error("cannot open state store {location}: {source}")]
+    Open {
+        location: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A schema migration failed. Not retryable.
+    #[error("state store migration {version} ({description}) failed: {source}")]
+    Migration {
+        version: i64,
+        description: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The database holds a value this version does not understand (an unknown state or
+    /// platform, a negative count, or a schema newer than this binary). Not retryable.
+    #[error("state store holds unexpected data: {0}")]
+    Corrupt(String),
+    /// Any other database error. Retryable only when it is an I/O or pool-timeout error.
+    #[error("state store: {0}")]
+    Database(#[source] sqlx::Error),
+}
+
+impl StateError {
+    /// Whether the same call may succeed if repeated later.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StateError::Busy(_) => true,
+            StateError::Database(e) => matches!(
+                e,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::WorkerCrashed
+            ),
+            StateError::UnknownAccount { .. }
+            | StateError::Fenced { .. }
+            | StateError::Open { .. }
+            | StateError::Migration { .. }
+            | StateError::Corrupt(_) => false,
+        }
+    }
+}
+
+/// The run state shared by all workers of a batch.
+///
+/// Contracts every engine honours (and the conformance suite checks):
+///
+/// - `upsert_accounts` is idempotent: a known key keeps its state, fence, attempts and bundles.
+/// - `claim` never hands out an account another worker holds under an unexpired lease. It picks
+///   an expired lease first, then a due `retry`/`deferred` account, then a `pending` one; skips
+///   platforms that are blocked or at their concurrency cap; and increments the account's fence.
+/// - `heartbeat`, `complete`, `fail` and `defer` succeed only with the account's current fence
+///   while it is `running`; otherwise they fail with [`StateError::Fenced`] and the rejection is
+///   audited. A lease that expired but was not yet taken over is still honoured.
+/// - `complete` is idempotent for the same fence and bundle id (a worker that lost the answer
+///   may repeat it).
+/// - Every transition appends to the audit trail in the same transaction.
+/// - Busy databases are retried inside the engine; an error that escapes is final for that call.
+#[async_trait]
+pub trait StateStore: Send + Sync + fmt::Debug {
+    /// Adds accounts not yet known; known keys are left untouched. Returns how many were added.
+    async fn upsert_accounts(
+        &self,
+        accounts: &[AccountSpec],
+        now: OffsetDateTime,
+    ) -> Result<u64, StateError>;
+
+    /// Leases one claimable account to `worker` until `now + lease`, restricted to `platforms`
+    /// when given. `None` when nothing is claimable now.
+    async fn claim(
+        &self,
+        worker: &str,
+        platforms: Option<&[Platform]>,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Option<Claim>, StateError>;
+
+    /// Extends the lease to `now + lease`; returns the new expiry.
+    async fn heartbeat(
+        &self,
+        key: &str,
+        fence: Fence,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<OffsetDateTime, StateError>;
+
+    /// Records the account's bundle and marks it `done`.
+    async fn complete(
+        &self,
+        key: &str,
+        fence: Fence,
+        completion: &Completion,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError>;
+
+    /// Records a failed attempt: `retry` until its time, or `failed` for good.
+    async fn fail(
+        &self,
+        key: &str,
+        fence: Fence,
+        failure: &Failure,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError>;
+
+    /// Puts the account off until `until` (a quota wait) without counting a failure.
+    async fn defer(
+        &self,
+        key: &str,
+        fence: Fence,
+        until: OffsetDateTime,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError>;
+
+    /// Blocks claims of `platform` until `until` (a 429 with a reset, a usage header). A block
+    /// is only ever extended: an earlier `until` than the current one changes nothing.
+    async fn block_platform(
+        &self,
+        platform: Platform,
+        until: OffsetDateTime,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError>;
+
+    /// The end of the platform's block, if it is blocked at `now`.
+    async fn platform_blocked_until(
+        &self,
+        platform: Platform,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, StateError>;
+
+    /// Caps the platform's concurrently running accounts (`None`: no cap).
+    async fn set_platform_cap(
+        &self,
+        platform: Platform,
+        max_concurrent: Option<u32>,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError>;
+
+    /// The account's audit trail, oldest first.
+    async fn events(&self, key: &str) -> Result<Vec<AuditEvent>, StateError>;
+
+    /// Every bundle recorded for the account, oldest first.
+    async fn bundles(&self, key: &str) -> Result<Vec<BundleRecord>, StateError>;
+
+    /// The account's latest bundle: the one its next bundle names as previous.
+    async fn last_bundle(&self, key: &str) -> Result<Option<BundleRecord>, StateError> {
+        Ok(self.bundles(key).await?.pop())
+    }
+
+    /// Counts per platform and state, with captured totals.
+    async fn summary(&self) -> Result<Summary, StateError>;
+
+    /// One row per account, ordered by key.
+    async fn report(&self) -> Result<Vec<AccountReport>, StateError>;
+}
+
+/// Milliseconds since the epoch, the storage form of times in both dialects.
+pub(crate) fn to_millis(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_millis(ms: i64) -> Result<OffsetDateTime, StateError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|e| StateError::Corrupt(format!("time {ms} ms: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn backoff_doubles_caps_and_gives_up() {
+        let now = datetime!(2025-01-01 00:00 UTC);
+        let b = Backoff {
+            base: Duration::minutes(1),
+            max_delay: Duration::minutes(5),
+            max_attempts: 5,
+        };
+        assert_eq!(
+            b.disposition(1, true, now),
+            Disposition::RetryAt(now + Duration::minutes(1))
+        );
+        assert_eq!(
+            b.disposition(3, true, now),
+            Disposition::RetryAt(now + Duration::minutes(4))
+        );
+        assert_eq!(
+            b.disposition(4, true, now),
+            Disposition::RetryAt(now + Duration::minutes(5))
+        );
+        assert_eq!(b.disposition(5, true, now), Disposition::Permanent);
+        assert_eq!(b.disposition(1, false, now), Disposition::Permanent);
+    }
+
+    #[test]
+    fn millis_round_trip() {
+        let t = datetime!(2025-03-04 05:06:07.123 UTC);
+        assert_eq!(from_millis(to_millis(t)).unwrap(), t);
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in AccountState::ALL {
+            assert_eq!(s.as_str().parse::<AccountState>().unwrap(), s);
+        }
+        for k in EventKind::ALL {
+            assert_eq!(k.as_str().parse::<EventKind>().unwrap(), k);
+        }
+    }
+}

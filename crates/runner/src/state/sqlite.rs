@@ -1,0 +1,1106 @@
+//! The embedded engine: one SQLite file (`state.db`) through sqlx, no server.
+//!
+//! # Write locking
+//!
+//! SQLite has one writer at a time per file. Every write here is one transaction opened with
+//! `BEGIN IMMEDIATE` (sqlx `Pool::begin_with`), so it takes the file's write lock before its
+//! first read. A deferred `BEGIN` would read first and then try to upgrade to a writer; if
+//! another connection committed in between, the upgrade fails with `SQLITE_BUSY` *without*
+//! waiting on the busy handler (the snapshot is stale: the conflict is logical, not a lock
+//! wait). With `BEGIN IMMEDIATE` the only place a writer waits is the `BEGIN` itself, where
+//! `busy_timeout` applies, and a claim's read-then-update is serialised against every other
+//! writer, in this process or another one.
+//!
+//! Within one store handle, writes also pass through an async mutex (one writer per handle):
+//! tasks sharing a handle queue in tokio instead of polling the file lock through SQLite's
+//! sleeping busy handler, while reads (`summary`, `report`, `events`) use the other pooled
+//! connections and, under WAL, never wait for a writer. Several handles or processes on the
+//! same file contend through `busy_timeout`; a `SQLITE_BUSY` that outlasts it is retried by
+//! [`SqliteStateStore`] with a growing pause (the transaction rolled back, so a retry is safe),
+//! and only then surfaces as [`StateError::Busy`].
+//!
+//! Connections run `journal_mode=WAL` (readers do not block the writer), `synchronous=FULL`
+//! (a committed transition survives a power cut, not only a crash), and `foreign_keys=ON`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use model::Platform;
+use sqlx::Row;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::Mutex;
+
+use super::{
+    AccountReport, AccountSpec, AccountState, AuditEvent, BundleRecord, Claim, Completion,
+    Disposition, EventKind, Failure, Fence, PlatformSummary, StateError, StateStore, Summary,
+    from_millis, to_millis,
+};
+
+/// Schema migrations of the SQLite dialect, applied in order; see [`SqliteStateStore::open`].
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
+
+/// How a [`SqliteStateStore`] connects.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// How long SQLite itself waits for another writer before answering `SQLITE_BUSY`.
+    pub busy_timeout: StdDuration,
+    /// How many more times a busy transaction is retried after that.
+    pub busy_retries: u32,
+    /// Pooled connections per handle (one writes at a time; the others read).
+    pub max_connections: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            busy_timeout: StdDuration::from_secs(5),
+            busy_retries: 20,
+            max_connections: 4,
+        }
+    }
+}
+
+/// [`StateStore`] on one SQLite file. Cheap to share (`Arc`); several handles, in one process
+/// or many, may open the same file.
+#[derive(Debug)]
+pub struct SqliteStateStore {
+    pool: SqlitePool,
+    write_gate: Mutex<()>,
+    options: SqliteOptions,
+}
+
+/// Runs `$body` (a future over `$conn: &mut SqliteConnection` yielding
+/// `Result<Result<T, StateError>, StateError>`) in a `BEGIN IMMEDIATE` transaction. An outer
+/// error rolls back; an inner one (a rejected stale worker) is committed, so its audit row
+/// stays, and then returned. Busy databases are retried.
+macro_rules! write_tx {
+    ($store:expr, |$conn:ident| $body:expr) => {{
+        let store: &SqliteStateStore = $store;
+        let _gate = store.write_gate.lock().await;
+        let mut retries = 0_u32;
+        loop {
+            let attempt: Result<_, StateError> = async {
+                let mut tx = store
+                    .pool
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(db)?;
+                let outcome = {
+                    let $conn: &mut SqliteConnection = &mut tx;
+                    $body.await?
+                };
+                tx.commit().await.map_err(db)?;
+                Ok(outcome)
+            }
+            .await;
+            match attempt {
+                Err(StateError::Busy(e)) if retries < store.options.busy_retries => {
+                    retries += 1;
+                    tracing::debug!(retries, error = %e, "state store busy, retrying");
+                    tokio::time::sleep(busy_pause(retries)).await;
+                }
+                Err(e) => break Err(e),
+                Ok(outcome) => break outcome,
+            }
+        }
+    }};
+}
+
+impl SqliteStateStore {
+    /// Opens (creating if missing) the state database at `path` and brings its schema up to
+    /// date. Several handles may open the same file at once.
+    pub async fn open(path: &Path, options: SqliteOptions) -> Result<Self, StateError> {
+        let connect = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
+        Self::open_with(connect, &path.display().to_string(), options).await
+    }
+
+    /// Opens a `sqlite://path` URL (as given to `--state`).
+    pub async fn open_url(url: &str, options: SqliteOptions) -> Result<Self, StateError> {
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(|source| StateError::Open {
+                location: url.to_owned(),
+                source,
+            })?
+            .create_if_missing(true);
+        Self::open_with(connect, url, options).await
+    }
+
+    async fn open_with(
+        connect: SqliteConnectOptions,
+        location: &str,
+        options: SqliteOptions,
+    ) -> Result<Self, StateError> {
+        let connect = connect
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(options.busy_timeout)
+            .foreign_keys(true);
+        let mut retries = 0_u32;
+        // The first connection of a new file switches it to WAL, which needs the file to
+        // itself: handles opened at the same moment may see SQLITE_BUSY here.
+        let pool = loop {
+            match SqlitePoolOptions::new()
+                .max_connections(options.max_connections.max(2))
+                .min_connections(0)
+                .connect_with(connect.clone())
+                .await
+            {
+                Ok(pool) => break pool,
+                Err(e) if is_busy(&e) && retries < options.busy_retries => {
+                    retries += 1;
+                    tokio::time::sleep(busy_pause(retries)).await;
+                }
+                Err(source) => {
+                    return Err(StateError::Open {
+                        location: location.to_owned(),
+                        source,
+                    });
+                }
+            }
+        };
+        let store = SqliteStateStore {
+            pool,
+            write_gate: Mutex::new(()),
+            options,
+        };
+        write_tx!(&store, |conn| migrate(conn))?;
+        Ok(store)
+    }
+
+    /// Closes the pooled connections (waits for those in use).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The underlying pool, for tests and tools that inspect the database directly.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// Pause before busy retry `n`: 10 ms doubling to 640 ms.
+fn busy_pause(n: u32) -> StdDuration {
+    StdDuration::from_millis(10 << n.min(7).saturating_sub(1))
+}
+
+/// `SQLITE_BUSY` or `SQLITE_LOCKED`, with any extended code.
+fn is_busy(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(sqlx::error::DatabaseError::code)
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
+fn db(e: sqlx::Error) -> StateError {
+    if is_busy(&e) {
+        StateError::Busy(e)
+    } else {
+        StateError::Database(e)
+    }
+}
+
+fn to_i64(n: u64, what: &str) -> Result<i64, StateError> {
+    i64::try_from(n).map_err(|_| StateError::Corrupt(format!("{what} {n} is out of range")))
+}
+
+fn to_u64(n: i64, what: &str) -> Result<u64, StateError> {
+    u64::try_from(n).map_err(|_| StateError::Corrupt(format!("{what} {n} is negative")))
+}
+
+fn lease_end(now: OffsetDateTime, lease: Duration) -> i64 {
+    to_millis(now).saturating_add(i64::try_from(lease.whole_milliseconds()).unwrap_or(i64::MAX))
+}
+
+fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T, StateError>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(col).map_err(db)
+}
+
+fn get_u64(row: &SqliteRow, col: &str) -> Result<u64, StateError> {
+    to_u64(get::<i64>(row, col)?, col)
+}
+
+fn get_time(row: &SqliteRow, col: &str) -> Result<Option<OffsetDateTime>, StateError> {
+    get::<Option<i64>>(row, col)?.map(from_millis).transpose()
+}
+
+fn get_platform(row: &SqliteRow) -> Result<Platform, StateError> {
+    let s: String = get(row, "platform")?;
+    s.parse()
+        .map_err(|e| StateError::Corrupt(format!("account platform: {e}")))
+}
+
+async fn migrate(conn: &mut SqliteConnection) -> Result<Result<(), StateError>, StateError> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version INTEGER PRIMARY KEY NOT NULL,
+             description TEXT NOT NULL,
+             applied_at INTEGER NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    let current: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM schema_migrations")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    let current = current.unwrap_or(0);
+    let latest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > latest {
+        return Err(StateError::Corrupt(format!(
+            "schema version {current} is newer than this tawthiq understands ({latest})"
+        )));
+    }
+    for &(version, description, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let migration_error = |source| StateError::Migration {
+            version,
+            description: description.to_owned(),
+            source,
+        };
+        // One string of several statements: SQLite's executor runs them all in order.
+        // (`sqlx::raw_sql` would too, but its future is not provably `Send` here.)
+        sqlx::Executor::execute(&mut *conn, sql)
+            .await
+            .map_err(migration_error)?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?, ?, ?)",
+        )
+        .bind(version)
+        .bind(description)
+        .bind(to_millis(OffsetDateTime::now_utc()))
+        .execute(&mut *conn)
+        .await
+        .map_err(migration_error)?;
+        tracing::info!(version, description, "state store migrated");
+    }
+    Ok(Ok(()))
+}
+
+struct Audit<'a> {
+    at: OffsetDateTime,
+    key: Option<&'a str>,
+    worker: Option<&'a str>,
+    event: EventKind,
+    fence: Option<i64>,
+    detail: Option<String>,
+}
+
+async fn audit(conn: &mut SqliteConnection, a: Audit<'_>) -> Result<(), StateError> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, key, worker, event, fence, detail) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(to_millis(a.at))
+    .bind(a.key)
+    .bind(a.worker)
+    .bind(a.event.as_str())
+    .bind(a.fence)
+    .bind(a.detail)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// The account's current fence and state, or `UnknownAccount`.
+async fn current(conn: &mut SqliteConnection, key: &str) -> Result<(i64, String), StateError> {
+    sqlx::query_as::<_, (i64, String)>("SELECT fence, state FROM accounts WHERE key = ?")
+        .bind(key)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| StateError::UnknownAccount {
+            key: key.to_owned(),
+        })
+}
+
+/// Checks that `fence` still holds the running account. On a mismatch, audits the rejection
+/// and returns the `Fenced` error to commit-then-return.
+async fn check_fence(
+    conn: &mut SqliteConnection,
+    key: &str,
+    fence: Fence,
+    action: &str,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    let (current_fence, state) = current(conn, key).await?;
+    let presented = to_i64(fence.0, "fence")?;
+    if current_fence == presented && state == AccountState::Running.as_str() {
+        return Ok(Ok(()));
+    }
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: Some(key),
+            worker: None,
+            event: EventKind::RejectedStale,
+            fence: Some(presented),
+            detail: Some(format!(
+                "{action} rejected: account is {state} at fence {current_fence}"
+            )),
+        },
+    )
+    .await?;
+    tracing::warn!(key, %fence, current_fence, action, "stale worker rejected");
+    Ok(Err(StateError::Fenced {
+        key: key.to_owned(),
+        presented: fence,
+        current: Fence(to_u64(current_fence, "fence")?),
+    }))
+}
+
+async fn upsert_tx(
+    conn: &mut SqliteConnection,
+    accounts: &[AccountSpec],
+    now: OffsetDateTime,
+) -> Result<Result<u64, StateError>, StateError> {
+    let mut added = 0;
+    for a in accounts {
+        added += sqlx::query(
+            "INSERT INTO accounts (key, platform, account, route, credential_ref, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(&a.key)
+        .bind(a.platform.as_str())
+        .bind(&a.account)
+        .bind(&a.route)
+        .bind(&a.credential_ref)
+        .bind(to_millis(now))
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?
+        .rows_affected();
+    }
+    Ok(Ok(added))
+}
+
+fn placeholders(n: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        s.push_str(if i == 0 { "?" } else { ", ?" });
+    }
+    s
+}
+
+/// Platforms a claim may take from now, least loaded first.
+async fn claimable_platforms(
+    conn: &mut SqliteConnection,
+    wanted: Option<&[Platform]>,
+    now_ms: i64,
+) -> Result<Vec<Platform>, StateError> {
+    let running: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT platform, count(*) FROM accounts
+         WHERE state = 'running' AND lease_until > ? GROUP BY platform",
+    )
+    .bind(now_ms)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let limits: Vec<(String, Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT platform, max_concurrent, blocked_until FROM quotas")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+    let mut out: Vec<(i64, Platform)> = Vec::new();
+    for platform in Platform::ALL {
+        if wanted.is_some_and(|w| !w.contains(&platform)) {
+            continue;
+        }
+        let live = running
+            .iter()
+            .find(|(p, _)| p == platform.as_str())
+            .map_or(0, |r| r.1);
+        let (cap, blocked) = limits
+            .iter()
+            .find(|(p, _, _)| p == platform.as_str())
+            .map_or((None, None), |l| (l.1, l.2));
+        if blocked.is_some_and(|until| until > now_ms) || cap.is_some_and(|cap| live >= cap) {
+            continue;
+        }
+        out.push((live, platform));
+    }
+    out.sort_by_key(|&(live, platform)| (live, platform));
+    Ok(out.into_iter().map(|(_, p)| p).collect())
+}
+
+/// An account of `platforms` whose lease expired, audited as reclaimed by `worker`.
+async fn reclaim_expired(
+    conn: &mut SqliteConnection,
+    worker: &str,
+    platforms: &[Platform],
+    now: OffsetDateTime,
+) -> Result<Option<String>, StateError> {
+    let sql = format!(
+        "SELECT key, worker, fence, lease_until FROM accounts
+         WHERE state = 'running' AND lease_until <= ? AND platform IN ({})
+         ORDER BY lease_until LIMIT 1",
+        placeholders(platforms.len())
+    );
+    let mut query =
+        sqlx::query_as::<_, (String, Option<String>, i64, i64)>(&sql).bind(to_millis(now));
+    for p in platforms {
+        query = query.bind(p.as_str());
+    }
+    let Some((key, old_worker, old_fence, old_lease)) =
+        query.fetch_optional(&mut *conn).await.map_err(db)?
+    else {
+        return Ok(None);
+    };
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: Some(&key),
+            worker: old_worker.as_deref(),
+            event: EventKind::LeaseExpiredReclaimed,
+            fence: Some(old_fence),
+            detail: Some(format!(
+                "lease expired at {}, reclaimed by {worker}",
+                rfc3339(from_millis(old_lease)?)
+            )),
+        },
+    )
+    .await?;
+    Ok(Some(key))
+}
+
+async fn claim_tx(
+    conn: &mut SqliteConnection,
+    worker: &str,
+    wanted: Option<&[Platform]>,
+    now: OffsetDateTime,
+    lease: Duration,
+) -> Result<Result<Option<Claim>, StateError>, StateError> {
+    let now_ms = to_millis(now);
+    let platforms = claimable_platforms(conn, wanted, now_ms).await?;
+    if platforms.is_empty() {
+        return Ok(Ok(None));
+    }
+
+    // Expired leases first: their accounts have waited longest, and a crashed worker's account
+    // must not wait for the whole queue to drain.
+    let mut picked = reclaim_expired(conn, worker, &platforms, now)
+        .await?
+        .map(|key| (key, "running (expired lease)"));
+
+    // Then, platform by platform from the least loaded, a due retry or deferral, else a
+    // pending account.
+    for platform in &platforms {
+        if picked.is_some() {
+            break;
+        }
+        let due: Option<(String, String)> = sqlx::query_as(
+            "SELECT key, state FROM accounts
+             WHERE state IN ('retry', 'deferred') AND platform = ? AND not_before <= ? LIMIT 1",
+        )
+        .bind(platform.as_str())
+        .bind(now_ms)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+        if let Some((key, state)) = due {
+            let from = if state == "retry" {
+                "retry"
+            } else {
+                "deferred"
+            };
+            picked = Some((key, from));
+            break;
+        }
+        let pending: Option<String> = sqlx::query_scalar(
+            "SELECT key FROM accounts WHERE state = 'pending' AND platform = ? LIMIT 1",
+        )
+        .bind(platform.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+        if let Some(key) = pending {
+            picked = Some((key, "pending"));
+        }
+    }
+    let Some((key, from)) = picked else {
+        return Ok(Ok(None));
+    };
+
+    let lease_until = lease_end(now, lease);
+    let row = sqlx::query(
+        "UPDATE accounts SET state = 'running', fence = fence + 1, worker = ?, lease_until = ?,
+             claims = claims + 1, updated_at = ?
+         WHERE key = ?
+         RETURNING fence, attempts, platform, account, route, credential_ref",
+    )
+    .bind(worker)
+    .bind(lease_until)
+    .bind(now_ms)
+    .bind(&key)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    let fence: i64 = get(&row, "fence")?;
+    let attempts = get_u64(&row, "attempts")?;
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: Some(&key),
+            worker: Some(worker),
+            event: EventKind::Claimed,
+            fence: Some(fence),
+            detail: Some(format!("from {from}")),
+        },
+    )
+    .await?;
+    Ok(Ok(Some(Claim {
+        platform: get_platform(&row)?,
+        account: get(&row, "account")?,
+        route: get(&row, "route")?,
+        credential_ref: get(&row, "credential_ref")?,
+        attempt: u32::try_from(attempts + 1).unwrap_or(u32::MAX),
+        fence: Fence(to_u64(fence, "fence")?),
+        lease_until: from_millis(lease_until)?,
+        key,
+    })))
+}
+
+async fn heartbeat_tx(
+    conn: &mut SqliteConnection,
+    key: &str,
+    fence: Fence,
+    now: OffsetDateTime,
+    lease: Duration,
+) -> Result<Result<OffsetDateTime, StateError>, StateError> {
+    let lease_until = lease_end(now, lease);
+    let extended = sqlx::query(
+        "UPDATE accounts SET lease_until = ?, updated_at = ?
+         WHERE key = ? AND fence = ? AND state = 'running'",
+    )
+    .bind(lease_until)
+    .bind(to_millis(now))
+    .bind(key)
+    .bind(to_i64(fence.0, "fence")?)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if extended == 1 {
+        return Ok(Ok(from_millis(lease_until)?));
+    }
+    Ok(
+        match check_fence(conn, key, fence, "heartbeat", now).await? {
+            // Unreachable in a serialised transaction, but never report success without the update.
+            Ok(()) => Err(StateError::Corrupt(format!(
+                "heartbeat of {key} updated no row"
+            ))),
+            Err(e) => Err(e),
+        },
+    )
+}
+
+async fn complete_tx(
+    conn: &mut SqliteConnection,
+    key: &str,
+    fence: Fence,
+    c: &Completion,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    let fence_i = to_i64(fence.0, "fence")?;
+    // A repeated completion (the worker lost the first answer) is accepted as a no-op.
+    let already: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM bundles b JOIN accounts a ON a.key = b.key
+         WHERE b.key = ? AND b.fence = ? AND b.bundle_id = ? AND a.fence = b.fence",
+    )
+    .bind(key)
+    .bind(fence_i)
+    .bind(&c.bundle_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    if already.is_some() {
+        return Ok(Ok(()));
+    }
+    if let Err(e) = check_fence(conn, key, fence, "completion", now).await? {
+        return Ok(Err(e));
+    }
+    let (items, media, gaps, bytes) = (
+        to_i64(c.items, "items")?,
+        to_i64(c.media, "media")?,
+        to_i64(c.gaps, "gaps")?,
+        to_i64(c.bytes, "bytes")?,
+    );
+    sqlx::query(
+        "INSERT INTO bundles (bundle_id, key, fence, location, items, media, gaps, bytes,
+             tag_manifest_sha512, previous_bundle, completed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&c.bundle_id)
+    .bind(key)
+    .bind(fence_i)
+    .bind(&c.location)
+    .bind(items)
+    .bind(media)
+    .bind(gaps)
+    .bind(bytes)
+    .bind(&c.tag_manifest_sha512)
+    .bind(&c.previous_bundle)
+    .bind(to_millis(now))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    sqlx::query(
+        "UPDATE accounts SET state = 'done', worker = NULL, lease_until = NULL, not_before = NULL,
+             last_error_kind = NULL, last_error = NULL, defer_reason = NULL,
+             bundle_id = ?, location = ?, items = ?, media = ?, gaps = ?, bytes = ?,
+             updated_at = ?
+         WHERE key = ?",
+    )
+    .bind(&c.bundle_id)
+    .bind(&c.location)
+    .bind(items)
+    .bind(media)
+    .bind(gaps)
+    .bind(bytes)
+    .bind(to_millis(now))
+    .bind(key)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    let mut detail = format!(
+        "bundle {} at {}: {} items, {} media, {} gaps, {} bytes",
+        c.bundle_id, c.location, c.items, c.media, c.gaps, c.bytes
+    );
+    if let Some(previous) = &c.previous_bundle {
+        let _ = write!(detail, "; previous {previous}");
+    }
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: Some(key),
+            worker: None,
+            event: EventKind::Completed,
+            fence: Some(fence_i),
+            detail: Some(detail),
+        },
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+async fn fail_tx(
+    conn: &mut SqliteConnection,
+    key: &str,
+    fence: Fence,
+    f: &Failure,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    if let Err(e) = check_fence(conn, key, fence, "failure", now).await? {
+        return Ok(Err(e));
+    }
+    let (state, not_before, event, detail) = match f.disposition {
+        Disposition::RetryAt(at) => (
+            AccountState::Retry,
+            Some(to_millis(at)),
+            EventKind::RetryScheduled,
+            format!("{}: {}; retry at {}", f.kind, f.message, rfc3339(at)),
+        ),
+        Disposition::Permanent => (
+            AccountState::Failed,
+            None,
+            EventKind::Failed,
+            format!("{}: {}; permanent", f.kind, f.message),
+        ),
+    };
+    sqlx::query(
+        "UPDATE accounts SET state = ?, not_before = ?, attempts = attempts + 1,
+             last_error_kind = ?, last_error = ?, worker = NULL, lease_until = NULL,
+             updated_at = ?
+         WHERE key = ?",
+    )
+    .bind(state.as_str())
+    .bind(not_before)
+    .bind(&f.kind)
+    .bind(&f.message)
+    .bind(to_millis(now))
+    .bind(key)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: Some(key),
+            worker: None,
+            event,
+            fence: Some(to_i64(fence.0, "fence")?),
+            detail: Some(detail),
+        },
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+async fn defer_tx(
+    conn: &mut SqliteConnection,
+    key: &str,
+    fence: Fence,
+    until: OffsetDateTime,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    if let Err(e) = check_fence(conn, key, fence, "deferral", now).await? {
+        return Ok(Err(e));
+    }
+    sqlx::query(
+        "UPDATE accounts SET state = 'deferred', not_before = ?, defer_reason = ?,
+             worker = NULL, lease_until = NULL, updated_at = ?
+         WHERE key = ?",
+    )
+    .bind(to_millis(until))
+    .bind(reason)
+    .bind(to_millis(now))
+    .bind(key)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: Some(key),
+            worker: None,
+            event: EventKind::Deferred,
+            fence: Some(to_i64(fence.0, "fence")?),
+            detail: Some(format!("until {}: {reason}", rfc3339(until))),
+        },
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+async fn block_tx(
+    conn: &mut SqliteConnection,
+    platform: Platform,
+    until: OffsetDateTime,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    sqlx::query(
+        "INSERT INTO quotas (platform, blocked_until, block_reason) VALUES (?, ?, ?)
+         ON CONFLICT (platform) DO UPDATE
+             SET blocked_until = excluded.blocked_until, block_reason = excluded.block_reason
+             WHERE quotas.blocked_until IS NULL OR quotas.blocked_until < excluded.blocked_until",
+    )
+    .bind(platform.as_str())
+    .bind(to_millis(until))
+    .bind(reason)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: None,
+            worker: None,
+            event: EventKind::PlatformBlocked,
+            fence: None,
+            detail: Some(format!("{platform} until {}: {reason}", rfc3339(until))),
+        },
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+async fn cap_tx(
+    conn: &mut SqliteConnection,
+    platform: Platform,
+    max_concurrent: Option<u32>,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    sqlx::query(
+        "INSERT INTO quotas (platform, max_concurrent) VALUES (?, ?)
+         ON CONFLICT (platform) DO UPDATE SET max_concurrent = excluded.max_concurrent",
+    )
+    .bind(platform.as_str())
+    .bind(max_concurrent.map(i64::from))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    let cap = max_concurrent.map_or_else(|| "none".to_owned(), |n| n.to_string());
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: None,
+            worker: None,
+            event: EventKind::PlatformCapSet,
+            fence: None,
+            detail: Some(format!("{platform} max_concurrent {cap}")),
+        },
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+fn bundle_row(row: &SqliteRow) -> Result<BundleRecord, StateError> {
+    Ok(BundleRecord {
+        bundle_id: get(row, "bundle_id")?,
+        key: get(row, "key")?,
+        fence: Fence(get_u64(row, "fence")?),
+        location: get(row, "location")?,
+        items: get_u64(row, "items")?,
+        media: get_u64(row, "media")?,
+        gaps: get_u64(row, "gaps")?,
+        bytes: get_u64(row, "bytes")?,
+        tag_manifest_sha512: get(row, "tag_manifest_sha512")?,
+        previous_bundle: get(row, "previous_bundle")?,
+        completed_at: from_millis(get(row, "completed_at")?)?,
+    })
+}
+
+fn report_row(row: &SqliteRow) -> Result<AccountReport, StateError> {
+    let kind: Option<String> = get(row, "last_error_kind")?;
+    let message: Option<String> = get(row, "last_error")?;
+    let last_error = match (kind, message) {
+        (Some(k), Some(m)) => Some(format!("{k}: {m}")),
+        (k, m) => k.or(m),
+    };
+    let state: String = get(row, "state")?;
+    Ok(AccountReport {
+        key: get(row, "key")?,
+        platform: get_platform(row)?,
+        account: get(row, "account")?,
+        state: state.parse()?,
+        bundle_id: get(row, "bundle_id")?,
+        location: get(row, "location")?,
+        items: get_u64(row, "items")?,
+        media: get_u64(row, "media")?,
+        gaps: get_u64(row, "gaps")?,
+        bytes: get_u64(row, "bytes")?,
+        attempts: u32::try_from(get_u64(row, "attempts")?).unwrap_or(u32::MAX),
+        last_error,
+        not_before: get_time(row, "not_before")?,
+        updated_at: from_millis(get(row, "updated_at")?)?,
+    })
+}
+
+#[async_trait]
+impl StateStore for SqliteStateStore {
+    async fn upsert_accounts(
+        &self,
+        accounts: &[AccountSpec],
+        now: OffsetDateTime,
+    ) -> Result<u64, StateError> {
+        // Registries are large: one transaction per chunk keeps each write lock short.
+        let mut added = 0;
+        for chunk in accounts.chunks(1000) {
+            added += write_tx!(self, |conn| upsert_tx(conn, chunk, now))?;
+        }
+        Ok(added)
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        platforms: Option<&[Platform]>,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Option<Claim>, StateError> {
+        write_tx!(self, |conn| claim_tx(conn, worker, platforms, now, lease))
+    }
+
+    async fn heartbeat(
+        &self,
+        key: &str,
+        fence: Fence,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<OffsetDateTime, StateError> {
+        write_tx!(self, |conn| heartbeat_tx(conn, key, fence, now, lease))
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        fence: Fence,
+        completion: &Completion,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError> {
+        write_tx!(self, |conn| complete_tx(conn, key, fence, completion, now))
+    }
+
+    async fn fail(
+        &self,
+        key: &str,
+        fence: Fence,
+        failure: &Failure,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError> {
+        write_tx!(self, |conn| fail_tx(conn, key, fence, failure, now))
+    }
+
+    async fn defer(
+        &self,
+        key: &str,
+        fence: Fence,
+        until: OffsetDateTime,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError> {
+        write_tx!(self, |conn| defer_tx(conn, key, fence, until, reason, now))
+    }
+
+    async fn block_platform(
+        &self,
+        platform: Platform,
+        until: OffsetDateTime,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError> {
+        write_tx!(self, |conn| block_tx(conn, platform, until, reason, now))
+    }
+
+    async fn platform_blocked_until(
+        &self,
+        platform: Platform,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, StateError> {
+        let until: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT blocked_until FROM quotas WHERE platform = ? AND blocked_until > ?",
+        )
+        .bind(platform.as_str())
+        .bind(to_millis(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        until.flatten().map(from_millis).transpose()
+    }
+
+    async fn set_platform_cap(
+        &self,
+        platform: Platform,
+        max_concurrent: Option<u32>,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError> {
+        write_tx!(self, |conn| cap_tx(conn, platform, max_concurrent, now))
+    }
+
+    async fn events(&self, key: &str) -> Result<Vec<AuditEvent>, StateError> {
+        let rows = sqlx::query(
+            "SELECT id, at, key, worker, event, fence, detail FROM audit_events
+             WHERE key = ? ORDER BY id",
+        )
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                let event: String = get(row, "event")?;
+                Ok(AuditEvent {
+                    id: get(row, "id")?,
+                    at: from_millis(get(row, "at")?)?,
+                    key: get(row, "key")?,
+                    worker: get(row, "worker")?,
+                    event: event.parse()?,
+                    fence: get::<Option<i64>>(row, "fence")?
+                        .map(|f| to_u64(f, "fence").map(Fence))
+                        .transpose()?,
+                    detail: get(row, "detail")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn bundles(&self, key: &str) -> Result<Vec<BundleRecord>, StateError> {
+        let rows = sqlx::query("SELECT * FROM bundles WHERE key = ? ORDER BY id")
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(bundle_row).collect()
+    }
+
+    async fn last_bundle(&self, key: &str) -> Result<Option<BundleRecord>, StateError> {
+        let row = sqlx::query("SELECT * FROM bundles WHERE key = ? ORDER BY id DESC LIMIT 1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(bundle_row).transpose()
+    }
+
+    async fn summary(&self) -> Result<Summary, StateError> {
+        let rows: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT platform, state, count(*), coalesce(sum(items), 0), coalesce(sum(media), 0),
+                 coalesce(sum(bytes), 0)
+             FROM accounts GROUP BY state, platform",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let limits: Vec<(String, Option<i64>, Option<i64>)> =
+            sqlx::query_as("SELECT platform, max_concurrent, blocked_until FROM quotas")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        let mut summary = Summary::default();
+        for platform in Platform::ALL {
+            let mine: Vec<_> = rows.iter().filter(|r| r.0 == platform.as_str()).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let mut p = PlatformSummary {
+                platform,
+                counts: super::StateCounts::default(),
+                items: 0,
+                media: 0,
+                bytes: 0,
+                blocked_until: None,
+                max_concurrent: None,
+            };
+            for (_, state, count, items, media, bytes) in mine {
+                p.counts
+                    .add(state.parse()?, to_u64(*count, "account count")?);
+                p.items += to_u64(*items, "items")?;
+                p.media += to_u64(*media, "media")?;
+                p.bytes += to_u64(*bytes, "bytes")?;
+            }
+            if let Some((_, cap, blocked)) = limits.iter().find(|l| l.0 == platform.as_str()) {
+                p.max_concurrent = cap.map(|c| u32::try_from(c).unwrap_or(u32::MAX));
+                p.blocked_until = blocked.map(from_millis).transpose()?;
+            }
+            summary.platforms.push(p);
+        }
+        Ok(summary)
+    }
+
+    async fn report(&self) -> Result<Vec<AccountReport>, StateError> {
+        let rows = sqlx::query("SELECT * FROM accounts ORDER BY key")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(report_row).collect()
+    }
+}

@@ -1,0 +1,910 @@
+//! The `StateStore` conformance suite: one set of async checks every engine runs.
+//!
+//! Each check takes a fresh, empty store (`&dyn StateStore`); the concurrency check takes
+//! several handles onto one fresh database. An engine's test module (here [`sqlite`]) only
+//! provides the stores; a PostgreSQL module will call the same functions with its own.
+//! Times are passed in, so leases and backoff are exercised without sleeping; only the
+//! concurrency check runs on the wall clock.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use model::Platform;
+use runner::state::{
+    AccountSpec, AccountState, Backoff, Completion, Disposition, EventKind, Failure, Fence,
+    StateError, StateStore,
+};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const T0: OffsetDateTime = datetime!(2025-01-01 00:00 UTC);
+const LEASE: Duration = Duration::minutes(5);
+
+fn spec(platform: Platform, n: usize) -> AccountSpec {
+    AccountSpec {
+        key: format!("{platform}:acct{n:05}"),
+        platform,
+        account: format!("acct{n:05}"),
+        route: Some("api".into()),
+        credential_ref: Some(format!("{}_TOKEN", platform.as_str().to_uppercase())),
+    }
+}
+
+fn specs(platform: Platform, n: usize) -> Vec<AccountSpec> {
+    (0..n).map(|i| spec(platform, i)).collect()
+}
+
+fn completion(key: &str, fence: Fence) -> Completion {
+    Completion {
+        bundle_id: format!("{}-f{fence}", key.replace(':', "-")),
+        location: format!("file:///bundles/{key}/{fence}"),
+        items: 10,
+        media: 3,
+        gaps: 1,
+        bytes: 4096,
+        tag_manifest_sha512: Some("ab".repeat(64)),
+        previous_bundle: None,
+    }
+}
+
+fn failure(disposition: Disposition) -> Failure {
+    Failure {
+        kind: "transport".into(),
+        message: "connection reset".into(),
+        disposition,
+    }
+}
+
+fn kinds(events: &[runner::state::AuditEvent]) -> Vec<EventKind> {
+    events.iter().map(|e| e.event).collect()
+}
+
+/// Claim, heartbeat, complete; the bundle is recorded and named as the previous one next time.
+pub async fn claim_complete_happy_path(store: &dyn StateStore) {
+    assert_eq!(
+        store
+            .upsert_accounts(&specs(Platform::X, 1), T0)
+            .await
+            .unwrap(),
+        1
+    );
+    let claim = store
+        .claim("w1", None, T0, LEASE)
+        .await
+        .unwrap()
+        .expect("a pending account");
+    assert_eq!(claim.key, "x:acct00000");
+    assert_eq!(claim.platform, Platform::X);
+    assert_eq!(claim.account, "acct00000");
+    assert_eq!(claim.credential_ref.as_deref(), Some("X_TOKEN"));
+    assert_eq!(claim.attempt, 1);
+    assert_eq!(claim.fence, Fence(1));
+    assert_eq!(claim.lease_until, T0 + LEASE);
+
+    let t1 = T0 + Duration::minutes(4);
+    assert_eq!(
+        store
+            .heartbeat(&claim.key, claim.fence, t1, LEASE)
+            .await
+            .unwrap(),
+        t1 + LEASE
+    );
+    let done = completion(&claim.key, claim.fence);
+    store
+        .complete(&claim.key, claim.fence, &done, t1)
+        .await
+        .unwrap();
+    // Repeating the same completion (a lost answer) is a no-op, not a second bundle.
+    store
+        .complete(&claim.key, claim.fence, &done, t1)
+        .await
+        .unwrap();
+    assert!(store.claim("w1", None, t1, LEASE).await.unwrap().is_none());
+
+    let bundles = store.bundles(&claim.key).await.unwrap();
+    assert_eq!(bundles.len(), 1);
+    let last = store.last_bundle(&claim.key).await.unwrap().unwrap();
+    assert_eq!(last.bundle_id, done.bundle_id);
+    assert_eq!(last.location, done.location);
+    assert_eq!(
+        (last.items, last.media, last.gaps, last.bytes),
+        (10, 3, 1, 4096)
+    );
+    assert_eq!(last.fence, claim.fence);
+    assert_eq!(last.completed_at, t1);
+    assert_eq!(last.tag_manifest_sha512, done.tag_manifest_sha512);
+
+    let report = store.report().await.unwrap();
+    assert_eq!(report.len(), 1);
+    assert_eq!(report[0].state, AccountState::Done);
+    assert_eq!(
+        report[0].bundle_id.as_deref(),
+        Some(done.bundle_id.as_str())
+    );
+    assert_eq!(
+        kinds(&store.events(&claim.key).await.unwrap()),
+        [EventKind::Claimed, EventKind::Completed]
+    );
+}
+
+/// While a lease is live, nobody else gets the account.
+pub async fn no_double_claim(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::Instagram, 3), T0)
+        .await
+        .unwrap();
+    let mut keys = Vec::new();
+    for i in 0..3 {
+        let c = store
+            .claim(&format!("w{i}"), None, T0, LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        keys.push(c.key);
+    }
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 3, "three claims, three different accounts");
+    // Just before the leases expire, nothing is claimable.
+    let almost = T0 + LEASE - Duration::milliseconds(1);
+    assert!(
+        store
+            .claim("w9", None, almost, LEASE)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// A crashed worker's account is reclaimed with a higher fence; the stale worker's heartbeat
+/// and completion are rejected and audited, and the new holder's completion is accepted.
+pub async fn expired_lease_reclaimed_and_stale_worker_fenced(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::Youtube, 1), T0)
+        .await
+        .unwrap();
+    let old = store.claim("old", None, T0, LEASE).await.unwrap().unwrap();
+    let later = T0 + LEASE; // lease_until <= now: expired
+    let new = store
+        .claim("new", None, later, LEASE)
+        .await
+        .unwrap()
+        .expect("expired lease reclaimed");
+    assert_eq!(new.key, old.key);
+    assert!(new.fence > old.fence);
+    assert_eq!(
+        new.attempt, 1,
+        "a takeover is not a failed attempt of the account"
+    );
+
+    let err = store
+        .heartbeat(&old.key, old.fence, later, LEASE)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StateError::Fenced { presented, current, .. } if presented == old.fence && current == new.fence),
+        "{err:?}"
+    );
+    assert!(!err.is_retryable());
+    let err = store
+        .complete(&old.key, old.fence, &completion(&old.key, old.fence), later)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::Fenced { .. }), "{err:?}");
+    let err = store
+        .fail(&old.key, old.fence, &failure(Disposition::Permanent), later)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::Fenced { .. }), "{err:?}");
+    assert!(store.bundles(&old.key).await.unwrap().is_empty());
+
+    store
+        .heartbeat(&new.key, new.fence, later, LEASE)
+        .await
+        .unwrap();
+    store
+        .complete(&new.key, new.fence, &completion(&new.key, new.fence), later)
+        .await
+        .unwrap();
+    // After completion, even the fence of the latest claim cannot touch the account again.
+    let err = store
+        .heartbeat(&new.key, new.fence, later, LEASE)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::Fenced { .. }), "{err:?}");
+
+    let bundles = store.bundles(&new.key).await.unwrap();
+    assert_eq!(bundles.len(), 1);
+    assert_eq!(bundles[0].fence, new.fence);
+
+    let events = store.events(&new.key).await.unwrap();
+    assert_eq!(
+        kinds(&events),
+        [
+            EventKind::Claimed,
+            EventKind::LeaseExpiredReclaimed,
+            EventKind::Claimed,
+            EventKind::RejectedStale,
+            EventKind::RejectedStale,
+            EventKind::RejectedStale,
+            EventKind::Completed,
+            EventKind::RejectedStale,
+        ]
+    );
+    assert_eq!(events[0].worker.as_deref(), Some("old"));
+    assert_eq!(
+        events[1].worker.as_deref(),
+        Some("old"),
+        "the reclaim names the lost worker"
+    );
+    assert_eq!(events[1].fence, Some(old.fence));
+    assert_eq!(events[2].worker.as_deref(), Some("new"));
+    assert_eq!(events[3].fence, Some(old.fence));
+    assert_eq!(events[6].fence, Some(new.fence));
+}
+
+/// fail → retry (claimable once `not_before` has come) → permanent after the last attempt.
+pub async fn fail_retry_then_permanent(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::Facebook, 1), T0)
+        .await
+        .unwrap();
+    let policy = Backoff {
+        base: Duration::minutes(1),
+        max_delay: Duration::hours(1),
+        max_attempts: 3,
+    };
+    let mut now = T0;
+    for attempt in 1..=3_u32 {
+        let c = store
+            .claim("w", None, now, LEASE)
+            .await
+            .unwrap()
+            .expect("claimable");
+        assert_eq!(c.attempt, attempt);
+        let disposition = policy.disposition(c.attempt, true, now);
+        store
+            .fail(&c.key, c.fence, &failure(disposition), now)
+            .await
+            .unwrap();
+        match disposition {
+            Disposition::RetryAt(at) => {
+                assert_eq!(at, now + Duration::minutes(1 << (attempt - 1)));
+                let report = store.report().await.unwrap();
+                assert_eq!(report[0].state, AccountState::Retry);
+                assert_eq!(report[0].not_before, Some(at));
+                assert!(
+                    store
+                        .claim("w", None, at - Duration::milliseconds(1), LEASE)
+                        .await
+                        .unwrap()
+                        .is_none(),
+                    "not before its time"
+                );
+                now = at;
+            }
+            Disposition::Permanent => assert_eq!(attempt, 3),
+        }
+    }
+    let report = store.report().await.unwrap();
+    assert_eq!(report[0].state, AccountState::Failed);
+    assert_eq!(report[0].attempts, 3);
+    assert_eq!(
+        report[0].last_error.as_deref(),
+        Some("transport: connection reset")
+    );
+    assert!(
+        store
+            .claim("w", None, now + Duration::days(30), LEASE)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        kinds(&store.events("facebook:acct00000").await.unwrap()),
+        [
+            EventKind::Claimed,
+            EventKind::RetryScheduled,
+            EventKind::Claimed,
+            EventKind::RetryScheduled,
+            EventKind::Claimed,
+            EventKind::Failed,
+        ]
+    );
+}
+
+/// A quota deferral waits until its time and is not counted as a failed attempt.
+pub async fn defer_is_not_a_failure(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::Youtube, 1), T0)
+        .await
+        .unwrap();
+    let c = store.claim("w", None, T0, LEASE).await.unwrap().unwrap();
+    let until = T0 + Duration::hours(24);
+    store
+        .defer(&c.key, c.fence, until, "youtube daily units spent", T0)
+        .await
+        .unwrap();
+    let report = store.report().await.unwrap();
+    assert_eq!(report[0].state, AccountState::Deferred);
+    assert_eq!(report[0].attempts, 0);
+    assert_eq!(report[0].not_before, Some(until));
+    assert_eq!(store.summary().await.unwrap().counts().deferred, 1);
+    assert!(
+        store
+            .claim("w", None, until - Duration::seconds(1), LEASE)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let again = store.claim("w", None, until, LEASE).await.unwrap().unwrap();
+    assert_eq!(again.attempt, 1);
+    assert!(again.fence > c.fence);
+    let events = store.events(&c.key).await.unwrap();
+    assert_eq!(
+        kinds(&events),
+        [EventKind::Claimed, EventKind::Deferred, EventKind::Claimed]
+    );
+    assert!(events[1].detail.as_deref().unwrap().contains("daily units"));
+}
+
+/// At most `cap` live leases per platform; other platforms and expired leases do not count.
+pub async fn platform_cap(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::X, 5), T0)
+        .await
+        .unwrap();
+    store
+        .upsert_accounts(&specs(Platform::Snapchat, 1), T0)
+        .await
+        .unwrap();
+    store
+        .set_platform_cap(Platform::X, Some(2), T0)
+        .await
+        .unwrap();
+    let x = [Platform::X];
+    let a = store
+        .claim("a", Some(&x), T0, LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    let _b = store
+        .claim("b", Some(&x), T0, LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .claim("c", Some(&x), T0, LEASE)
+            .await
+            .unwrap()
+            .is_none(),
+        "x is at its cap"
+    );
+    let other = store.claim("c", None, T0, LEASE).await.unwrap().unwrap();
+    assert_eq!(
+        other.platform,
+        Platform::Snapchat,
+        "a capped platform does not stop others"
+    );
+    // Finishing one frees a slot.
+    store
+        .complete(&a.key, a.fence, &completion(&a.key, a.fence), T0)
+        .await
+        .unwrap();
+    let c = store
+        .claim("c", Some(&x), T0, LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.platform, Platform::X);
+    assert!(
+        store
+            .claim("d", Some(&x), T0, LEASE)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Expired leases do not hold slots.
+    let later = T0 + LEASE;
+    assert!(
+        store
+            .claim("d", Some(&x), later, LEASE)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .summary()
+            .await
+            .unwrap()
+            .platform(Platform::X)
+            .unwrap()
+            .max_concurrent,
+        Some(2)
+    );
+    // Lifting the cap.
+    store
+        .set_platform_cap(Platform::X, None, later)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim("e", Some(&x), later, LEASE)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// A blocked platform is skipped by every claim until its block ends; blocks only extend.
+pub async fn blocked_platform_skipped(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::X, 2), T0)
+        .await
+        .unwrap();
+    store
+        .upsert_accounts(&specs(Platform::Instagram, 1), T0)
+        .await
+        .unwrap();
+    let until = T0 + Duration::minutes(15);
+    store
+        .block_platform(Platform::X, until, "429, x-rate-limit-reset", T0)
+        .await
+        .unwrap();
+    // An earlier reset does not shorten the block.
+    store
+        .block_platform(Platform::X, T0 + Duration::minutes(1), "429", T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.platform_blocked_until(Platform::X, T0).await.unwrap(),
+        Some(until)
+    );
+    assert_eq!(
+        store
+            .platform_blocked_until(Platform::Instagram, T0)
+            .await
+            .unwrap(),
+        None
+    );
+    let c = store.claim("w", None, T0, LEASE).await.unwrap().unwrap();
+    assert_eq!(c.platform, Platform::Instagram);
+    assert!(store.claim("w", None, T0, LEASE).await.unwrap().is_none());
+    store
+        .complete(&c.key, c.fence, &completion(&c.key, c.fence), T0)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim("w", None, until - Duration::milliseconds(1), LEASE)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .platform_blocked_until(Platform::X, until)
+            .await
+            .unwrap(),
+        None
+    );
+    let x = store.claim("w", None, until, LEASE).await.unwrap().unwrap();
+    assert_eq!(x.platform, Platform::X);
+}
+
+/// Feeding the registry twice adds nothing and changes no existing state.
+pub async fn upsert_idempotent(store: &dyn StateStore) {
+    let accounts = specs(Platform::Snapchat, 3);
+    assert_eq!(store.upsert_accounts(&accounts, T0).await.unwrap(), 3);
+    let c = store.claim("w", None, T0, LEASE).await.unwrap().unwrap();
+    let mut changed = accounts.clone();
+    changed[0].account = "renamed".into();
+    changed.push(spec(Platform::Snapchat, 3));
+    assert_eq!(store.upsert_accounts(&changed, T0).await.unwrap(), 1);
+    assert_eq!(store.upsert_accounts(&changed, T0).await.unwrap(), 0);
+    let report = store.report().await.unwrap();
+    assert_eq!(report.len(), 4);
+    let held = report.iter().find(|r| r.key == c.key).unwrap();
+    assert_eq!(held.state, AccountState::Running);
+    assert_eq!(held.account, c.account);
+    // The lease survived the second feed.
+    store
+        .complete(&c.key, c.fence, &completion(&c.key, c.fence), T0)
+        .await
+        .unwrap();
+    assert_eq!(store.upsert_accounts(&[], T0).await.unwrap(), 0);
+}
+
+/// The audit trail lists an account's transitions in order, with times, workers and fences.
+pub async fn audit_trail_order(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::X, 1), T0)
+        .await
+        .unwrap();
+    let key = "x:acct00000";
+    let mut now = T0;
+    let c1 = store.claim("w1", None, now, LEASE).await.unwrap().unwrap();
+    now += Duration::minutes(1);
+    store
+        .fail(
+            key,
+            c1.fence,
+            &failure(Disposition::RetryAt(now + Duration::minutes(1))),
+            now,
+        )
+        .await
+        .unwrap();
+    now += Duration::minutes(1);
+    let c2 = store.claim("w2", None, now, LEASE).await.unwrap().unwrap();
+    now += Duration::minutes(1);
+    store
+        .defer(key, c2.fence, now + Duration::minutes(1), "quota", now)
+        .await
+        .unwrap();
+    now += Duration::minutes(1);
+    let c3 = store.claim("w3", None, now, LEASE).await.unwrap().unwrap();
+    now += Duration::minutes(1);
+    let mut done = completion(key, c3.fence);
+    done.previous_bundle = Some("x-acct00000-20241201T000000Z".into());
+    store.complete(key, c3.fence, &done, now).await.unwrap();
+
+    let events = store.events(key).await.unwrap();
+    assert_eq!(
+        kinds(&events),
+        [
+            EventKind::Claimed,
+            EventKind::RetryScheduled,
+            EventKind::Claimed,
+            EventKind::Deferred,
+            EventKind::Claimed,
+            EventKind::Completed,
+        ]
+    );
+    assert!(events.windows(2).all(|w| w[0].id < w[1].id));
+    assert!(events.windows(2).all(|w| w[0].at < w[1].at));
+    assert_eq!(events[0].at, T0);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event == EventKind::Claimed)
+            .map(|e| e.worker.as_deref().unwrap())
+            .collect::<Vec<_>>(),
+        ["w1", "w2", "w3"]
+    );
+    assert_eq!(
+        events.iter().map(|e| e.fence.unwrap()).collect::<Vec<_>>(),
+        [Fence(1), Fence(1), Fence(2), Fence(2), Fence(3), Fence(3)]
+    );
+    assert!(events.iter().all(|e| e.key.as_deref() == Some(key)));
+    assert!(events[5].detail.as_deref().unwrap().contains("previous"));
+    assert_eq!(
+        store
+            .last_bundle(key)
+            .await
+            .unwrap()
+            .unwrap()
+            .previous_bundle
+            .as_deref(),
+        Some("x-acct00000-20241201T000000Z")
+    );
+}
+
+/// `summary` counts per platform and state with captured totals; `report` has one row per
+/// account with its bundle, figures, attempts and last error.
+#[allow(clippy::too_many_lines)] // one scenario, checked figure by figure
+pub async fn summary_and_report(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::X, 6), T0)
+        .await
+        .unwrap();
+    store
+        .upsert_accounts(&specs(Platform::Youtube, 2), T0)
+        .await
+        .unwrap();
+    let x = [Platform::X];
+    // x: 2 done, 1 retry, 1 failed, 1 deferred, 1 running... and youtube: 2 pending.
+    let mut claims = Vec::new();
+    for i in 0..6 {
+        claims.push(
+            store
+                .claim(&format!("w{i}"), Some(&x), T0, LEASE)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    for c in &claims[0..2] {
+        store
+            .complete(&c.key, c.fence, &completion(&c.key, c.fence), T0)
+            .await
+            .unwrap();
+    }
+    store
+        .fail(
+            &claims[2].key,
+            claims[2].fence,
+            &failure(Disposition::RetryAt(T0 + Duration::hours(1))),
+            T0,
+        )
+        .await
+        .unwrap();
+    store
+        .fail(
+            &claims[3].key,
+            claims[3].fence,
+            &Failure {
+                kind: "not_found".into(),
+                message: "account deleted".into(),
+                disposition: Disposition::Permanent,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    store
+        .defer(
+            &claims[4].key,
+            claims[4].fence,
+            T0 + Duration::hours(2),
+            "quota",
+            T0,
+        )
+        .await
+        .unwrap();
+
+    let summary = store.summary().await.unwrap();
+    assert_eq!(
+        summary
+            .platforms
+            .iter()
+            .map(|p| p.platform)
+            .collect::<Vec<_>>(),
+        [Platform::X, Platform::Youtube]
+    );
+    let xs = summary.platform(Platform::X).unwrap();
+    assert_eq!(
+        (
+            xs.counts.pending,
+            xs.counts.running,
+            xs.counts.retry,
+            xs.counts.deferred,
+            xs.counts.done,
+            xs.counts.failed
+        ),
+        (0, 1, 1, 1, 2, 1)
+    );
+    assert_eq!((xs.items, xs.media, xs.bytes), (20, 6, 8192));
+    let yt = summary.platform(Platform::Youtube).unwrap();
+    assert_eq!(yt.counts.pending, 2);
+    assert_eq!(yt.counts.total(), 2);
+    assert_eq!(summary.counts().total(), 8);
+
+    let report = store.report().await.unwrap();
+    assert_eq!(report.len(), 8);
+    assert!(report.windows(2).all(|w| w[0].key < w[1].key));
+    let row = |key: &str| report.iter().find(|r| r.key == key).unwrap();
+    let done = row(&claims[0].key);
+    assert_eq!(done.state, AccountState::Done);
+    assert_eq!(
+        done.bundle_id.as_deref(),
+        Some(
+            completion(&claims[0].key, claims[0].fence)
+                .bundle_id
+                .as_str()
+        )
+    );
+    assert_eq!((done.items, done.media, done.gaps), (10, 3, 1));
+    assert_eq!(done.last_error, None);
+    let failed = row(&claims[3].key);
+    assert_eq!(failed.state, AccountState::Failed);
+    assert_eq!(failed.attempts, 1);
+    assert_eq!(
+        failed.last_error.as_deref(),
+        Some("not_found: account deleted")
+    );
+    assert_eq!(failed.bundle_id, None);
+    assert_eq!(row(&claims[5].key).state, AccountState::Running);
+}
+
+/// Unknown keys are reported as such, not as fencing errors.
+pub async fn unknown_account(store: &dyn StateStore) {
+    let err = store
+        .heartbeat("x:nobody", Fence(1), T0, LEASE)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StateError::UnknownAccount { ref key } if key == "x:nobody"),
+        "{err:?}"
+    );
+    assert!(store.events("x:nobody").await.unwrap().is_empty());
+    assert!(store.last_bundle("x:nobody").await.unwrap().is_none());
+}
+
+/// `handles` are independent handles (own connections) onto one fresh database: as many
+/// workers as handles drain `accounts` accounts concurrently; every account ends with exactly
+/// one bundle, and no worker sees an error.
+pub async fn concurrent_drain(handles: Vec<Arc<dyn StateStore>>, accounts: usize) {
+    let all: Vec<AccountSpec> = (0..accounts)
+        .map(|i| spec(Platform::ALL[i % Platform::ALL.len()], i))
+        .collect();
+    assert_eq!(
+        handles[0]
+            .upsert_accounts(&all, OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        accounts as u64
+    );
+    let mut tasks = Vec::new();
+    for (i, store) in handles.iter().enumerate() {
+        let store = Arc::clone(store);
+        tasks.push(tokio::spawn(async move {
+            let worker = format!("worker-{i}");
+            let mut done = Vec::new();
+            while let Some(c) = store
+                .claim(
+                    &worker,
+                    None,
+                    OffsetDateTime::now_utc(),
+                    Duration::minutes(10),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{worker} claim: {e}"))
+            {
+                store
+                    .complete(
+                        &c.key,
+                        c.fence,
+                        &completion(&c.key, c.fence),
+                        OffsetDateTime::now_utc(),
+                    )
+                    .await
+                    .unwrap_or_else(|e| panic!("{worker} complete {}: {e}", c.key));
+                done.push(c.key);
+            }
+            done
+        }));
+    }
+    let mut per_key: HashMap<String, usize> = HashMap::new();
+    let mut busy_workers = 0;
+    for task in tasks {
+        let done = task.await.unwrap();
+        if !done.is_empty() {
+            busy_workers += 1;
+        }
+        for key in done {
+            *per_key.entry(key).or_default() += 1;
+        }
+    }
+    assert_eq!(per_key.len(), accounts, "every account completed");
+    assert!(
+        per_key.values().all(|&n| n == 1),
+        "no account completed twice"
+    );
+    assert!(busy_workers > 1, "the work was shared");
+
+    let store = &handles[0];
+    let counts = store.summary().await.unwrap().counts();
+    assert_eq!(counts.done, accounts as u64);
+    assert_eq!(counts.total(), accounts as u64);
+    for spec in &all {
+        let bundles = store.bundles(&spec.key).await.unwrap();
+        assert_eq!(bundles.len(), 1, "{}", spec.key);
+        assert_eq!(bundles[0].fence, Fence(1), "{} claimed once", spec.key);
+    }
+}
+
+/// The SQLite engine on a temporary file.
+mod sqlite {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use runner::state::{SqliteOptions, SqliteStateStore, StateStore};
+
+    async fn open(path: &Path) -> SqliteStateStore {
+        SqliteStateStore::open(path, SqliteOptions::default())
+            .await
+            .unwrap()
+    }
+
+    macro_rules! conformance {
+        ($($check:ident),* $(,)?) => {$(
+            #[tokio::test]
+            async fn $check() {
+                let dir = tempfile::tempdir().unwrap();
+                let store = open(&dir.path().join("state.db")).await;
+                super::$check(&store).await;
+                store.close().await;
+            }
+        )*};
+    }
+
+    conformance!(
+        claim_complete_happy_path,
+        no_double_claim,
+        expired_lease_reclaimed_and_stale_worker_fenced,
+        fail_retry_then_permanent,
+        defer_is_not_a_failure,
+        platform_cap,
+        blocked_platform_skipped,
+        upsert_idempotent,
+        audit_trail_order,
+        summary_and_report,
+        unknown_account,
+    );
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_drain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        // Handles opened at once, as workers starting together would.
+        let opened = futures_join_all((0..16).map(|_| {
+            let path = path.clone();
+            tokio::spawn(async move { open(&path).await })
+        }))
+        .await;
+        let handles: Vec<Arc<dyn StateStore>> = opened
+            .into_iter()
+            .map(|s| Arc::new(s) as Arc<dyn StateStore>)
+            .collect();
+        super::concurrent_drain(handles, 1000).await;
+
+        // Counted in the table itself: exactly one bundle row per account.
+        let store = open(&path).await;
+        let (rows, keys): (i64, i64) =
+            sqlx::query_as("SELECT count(*), count(DISTINCT key) FROM bundles")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!((rows, keys), (1000, 1000));
+        let (completed,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM audit_events WHERE event = 'completed'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(completed, 1000);
+    }
+
+    async fn futures_join_all<T: Send + 'static>(
+        handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+    ) -> Vec<T> {
+        let mut out = Vec::new();
+        for h in handles.collect::<Vec<_>>() {
+            out.push(h.await.unwrap());
+        }
+        out
+    }
+
+    /// A schema written by a newer tawthiq is refused, not silently used.
+    #[tokio::test]
+    async fn newer_schema_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let store = open(&path).await;
+        sqlx::query("INSERT INTO schema_migrations VALUES (999, 'future', 0)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.close().await;
+        let err = SqliteStateStore::open(&path, SqliteOptions::default())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    /// The audit trail cannot be rewritten through SQL either.
+    #[tokio::test]
+    async fn audit_events_append_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("state.db")).await;
+        super::claim_complete_happy_path(&store).await;
+        for sql in [
+            "UPDATE audit_events SET event = 'x'",
+            "DELETE FROM audit_events",
+        ] {
+            let err = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
+            assert!(err.to_string().contains("append-only"), "{err}");
+        }
+    }
+}
