@@ -23,9 +23,9 @@ pub struct Args {
     /// `@handle` or the channel id (`UC…`); snapchat: the public profile's username.
     account: String,
     /// instagram: which login issued the token: `instagram` (Instagram Login,
-    /// graph.instagram.com) or `facebook` (Facebook Login, graph.facebook.com).
-    #[arg(long, value_enum, default_value_t = LoginArg::Instagram)]
-    login: LoginArg,
+    /// graph.instagram.com, the default) or `facebook` (Facebook Login, graph.facebook.com).
+    #[arg(long, value_enum)]
+    login: Option<LoginArg>,
     /// youtube: the yt-dlp executable that downloads the videos (default: `TAWTHIQ_YT_DLP`,
     /// `[fetch] yt_dlp`, else `yt-dlp` on the PATH; without one each video is a gap).
     #[arg(long)]
@@ -45,6 +45,13 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
     let rt = super::runtime()?;
     // An explicit id or handle names the bundle if the account turns out suspended or gone.
     let fallback = |named: Option<&str>| named.and_then(|n| AccountId::new(n).ok());
+    // A flag meant for another platform is a mistake worth saying, not ignoring.
+    if a.login.is_some() && a.platform != Platform::Instagram {
+        bail!("--login applies to instagram only");
+    }
+    if a.yt_dlp.is_some() && a.platform != Platform::Youtube {
+        bail!("--yt-dlp applies to youtube only");
+    }
     match a.platform {
         Platform::X => {
             let target: Target = a.account.parse()?;
@@ -63,8 +70,8 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
                 IgTarget::Me => None,
             });
             let login = match a.login {
-                LoginArg::Instagram => Login::Instagram,
-                LoginArg::Facebook => Login::Facebook,
+                None | Some(LoginArg::Instagram) => Login::Instagram,
+                Some(LoginArg::Facebook) => Login::Facebook,
             };
             let token = cfg.token(a.platform)?;
             let mut source = InstagramApi::new(&transport, token, login, target);

@@ -39,6 +39,9 @@ pub struct Args {
 pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
     let rt = super::runtime()?;
     let account = a.account.as_deref().map(AccountId::new).transpose()?;
+    if a.no_fetch && a.platform != Platform::Snapchat {
+        bail!("--no-fetch applies to snapchat only (other imports fetch nothing)");
+    }
     match a.platform {
         Platform::X => {
             let [export] = a.exports.as_slice() else {

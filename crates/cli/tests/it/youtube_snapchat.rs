@@ -341,3 +341,25 @@ fn import_snapchat_my_data_without_fetching_links() {
         "chats are never imported: {ls}"
     );
 }
+
+/// A flag meant for another platform is refused with one line, not silently ignored.
+#[test]
+fn flags_for_another_platform_are_refused() {
+    for (args, flag) in [
+        (
+            &["archive", "x", "me", "--login", "facebook"][..],
+            "--login",
+        ),
+        (
+            &["archive", "x", "me", "--yt-dlp", "/bin/true"][..],
+            "--yt-dlp",
+        ),
+        (&["import", "x", "a.zip", "--no-fetch"][..], "--no-fetch"),
+    ] {
+        let o = support::run(tawthiq().args(args).env("TAWTHIQ_X_TOKEN", "t"));
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(flag), "{stderr}");
+    }
+}
