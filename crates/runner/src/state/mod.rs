@@ -31,16 +31,86 @@
 //! Every time is passed in by the caller, so lease expiry, backoff and quota blocks are tested
 //! without sleeping.
 
+pub mod quota;
 pub mod sqlite;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use model::Platform;
 use time::{Duration, OffsetDateTime};
 
+pub use quota::{Admission, Quota, TokenBucket, WindowQuota};
 pub use sqlite::{SqliteOptions, SqliteStateStore};
+
+/// Opens the state store named by `--state`: `sqlite://PATH` or a plain file path (the embedded
+/// default), or `postgres://USER@HOST/DB` (the scale-out engine). The schema is created or
+/// brought up to date.
+pub async fn open(location: &str) -> Result<Arc<dyn StateStore>, StateError> {
+    match Location::parse(location)? {
+        Location::Sqlite(path) => Ok(Arc::new(
+            SqliteStateStore::open(std::path::Path::new(&path), SqliteOptions::default()).await?,
+        )),
+        Location::Postgres(_) => Err(StateError::Location(format!(
+            "{}: this build has no PostgreSQL engine",
+            redact_location(location)
+        ))),
+    }
+}
+
+/// Where `--state` points, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A file path (from `sqlite://PATH`, `sqlite:PATH` or the path itself).
+    Sqlite(String),
+    /// A `postgres://` or `postgresql://` URL, as given.
+    Postgres(String),
+}
+
+impl Location {
+    pub fn parse(location: &str) -> Result<Location, StateError> {
+        let trimmed = location.trim();
+        if trimmed.is_empty() {
+            return Err(StateError::Location(
+                "empty state location: give sqlite://PATH, a file path, or postgres://...".into(),
+            ));
+        }
+        if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
+            return Ok(Location::Postgres(trimmed.to_owned()));
+        }
+        if let Some(path) = trimmed
+            .strip_prefix("sqlite://")
+            .or_else(|| trimmed.strip_prefix("sqlite:"))
+        {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(StateError::Location(format!(
+                    "{trimmed}: no file path after sqlite://"
+                )));
+            }
+            return Ok(Location::Sqlite(path.to_owned()));
+        }
+        if let Some((scheme, _)) = trimmed.split_once("://") {
+            return Err(StateError::Location(format!(
+                "{scheme}:// is not a state store: give sqlite://PATH, a file path, or postgres://..."
+            )));
+        }
+        Ok(Location::Sqlite(trimmed.to_owned()))
+    }
+}
+
+/// A state location with any password replaced, for messages (`postgres://u:pw@h/db`).
+pub fn redact_location(location: &str) -> String {
+    match url::Url::parse(location) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("REDACTED"));
+            url.to_string()
+        }
+        _ => location.to_owned(),
+    }
+}
 
 /// A fencing token: the value of an account's claim counter when a worker claimed it. Every
 /// claim increments it, so a worker whose lease was taken over holds a smaller value and its
@@ -245,10 +315,11 @@ pub enum EventKind {
     Deferred,
     PlatformBlocked,
     PlatformCapSet,
+    PlatformQuotaSet,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::Claimed,
         EventKind::LeaseExpiredReclaimed,
         EventKind::Completed,
@@ -258,6 +329,7 @@ impl EventKind {
         EventKind::Deferred,
         EventKind::PlatformBlocked,
         EventKind::PlatformCapSet,
+        EventKind::PlatformQuotaSet,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -271,6 +343,7 @@ impl EventKind {
             EventKind::Deferred => "deferred",
             EventKind::PlatformBlocked => "platform_blocked",
             EventKind::PlatformCapSet => "platform_cap_set",
+            EventKind::PlatformQuotaSet => "platform_quota_set",
         }
     }
 }
@@ -441,6 +514,9 @@ pub enum StateError {
     /// platform, a negative count, or a schema newer than this binary). Not retryable.
     #[error("state store holds unexpected data: {0}")]
     Corrupt(String),
+    /// `--state` names no store this binary can open. Not retryable.
+    #[error("{0}")]
+    Location(String),
     /// Any other database error. Retryable only when it is an I/O or pool-timeout error.
     #[error("state store: {0}")]
     Database(#[source] sqlx::Error),
@@ -458,6 +534,7 @@ impl StateError {
             StateError::UnknownAccount { .. }
             | StateError::Fenced { .. }
             | StateError::Open { .. }
+            | StateError::Location(_)
             | StateError::Migration { .. }
             | StateError::Corrupt(_) => false,
         }
@@ -560,6 +637,25 @@ pub trait StateStore: Send + Sync + fmt::Debug {
         now: OffsetDateTime,
     ) -> Result<(), StateError>;
 
+    /// Sets the platform's shared request budget (`Quota::default()` removes it). A changed
+    /// quota starts with a full bucket; usage of the current window is kept.
+    async fn set_platform_quota(
+        &self,
+        platform: Platform,
+        quota: &Quota,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError>;
+
+    /// Takes `cost` units of the platform's shared budget for one request: granted, or nothing
+    /// taken and the time to try again (a block from [`StateStore::block_platform`], an empty
+    /// bucket, a spent window). A platform without a quota is always granted unless blocked.
+    async fn take_quota(
+        &self,
+        platform: Platform,
+        cost: u32,
+        now: OffsetDateTime,
+    ) -> Result<Admission, StateError>;
+
     /// The account's audit trail, oldest first.
     async fn events(&self, key: &str) -> Result<Vec<AuditEvent>, StateError>;
 
@@ -615,6 +711,28 @@ mod tests {
         );
         assert_eq!(b.disposition(5, true, now), Disposition::Permanent);
         assert_eq!(b.disposition(1, false, now), Disposition::Permanent);
+    }
+
+    #[test]
+    fn locations() {
+        assert_eq!(
+            Location::parse("sqlite://run/state.db").unwrap(),
+            Location::Sqlite("run/state.db".into())
+        );
+        assert_eq!(
+            Location::parse("state.db").unwrap(),
+            Location::Sqlite("state.db".into())
+        );
+        assert!(matches!(
+            Location::parse("postgresql://u@db/tawthiq").unwrap(),
+            Location::Postgres(_)
+        ));
+        let err = Location::parse("mysql://db/x").unwrap_err().to_string();
+        assert!(err.contains("mysql:// is not a state store"), "{err}");
+        assert_eq!(
+            redact_location("postgres://u:hunter2@db/x"),
+            "postgres://u:REDACTED@db/x"
+        );
     }
 
     #[test]

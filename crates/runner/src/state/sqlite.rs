@@ -37,18 +37,26 @@ use sqlx::sqlite::{
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Mutex;
 
+use super::quota::{Budget, Quota, TokenBucket, WindowQuota, describe_quota};
 use super::{
-    AccountReport, AccountSpec, AccountState, AuditEvent, BundleRecord, Claim, Completion,
-    Disposition, EventKind, Failure, Fence, PlatformSummary, StateError, StateStore, Summary,
-    from_millis, to_millis,
+    AccountReport, AccountSpec, AccountState, Admission, AuditEvent, BundleRecord, Claim,
+    Completion, Disposition, EventKind, Failure, Fence, PlatformSummary, StateError, StateStore,
+    Summary, from_millis, to_millis,
 };
 
 /// Schema migrations of the SQLite dialect, applied in order; see [`SqliteStateStore::open`].
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "quota budgets",
+        include_str!("../../migrations/sqlite/0002_quota_budgets.sql"),
+    ),
+];
 
 /// How a [`SqliteStateStore`] connects.
 #[derive(Debug, Clone)]
@@ -858,6 +866,133 @@ async fn cap_tx(
     Ok(Ok(()))
 }
 
+const BUDGET_COLUMNS: &str = "rate_per_sec, burst, tokens, refilled_at, window_ms, window_limit,
+    window_offset_ms, window_start, window_used, blocked_until, block_reason";
+
+fn budget_row(row: &SqliteRow) -> Result<Budget, StateError> {
+    let rate: Option<f64> = get(row, "rate_per_sec")?;
+    let burst: Option<i64> = get(row, "burst")?;
+    let window_ms: Option<i64> = get(row, "window_ms")?;
+    let window_limit: Option<i64> = get(row, "window_limit")?;
+    let bucket = match (rate, burst) {
+        (Some(per_second), Some(burst)) => Some(TokenBucket {
+            per_second,
+            burst: u32::try_from(burst).unwrap_or(u32::MAX),
+        }),
+        _ => None,
+    };
+    let window = match (window_ms, window_limit) {
+        (Some(ms), Some(limit)) => Some(WindowQuota {
+            length: Duration::milliseconds(ms),
+            limit: to_u64(limit, "window_limit")?,
+            offset: Duration::milliseconds(get(row, "window_offset_ms")?),
+        }),
+        _ => None,
+    };
+    Ok(Budget {
+        quota: Quota { bucket, window },
+        tokens: get(row, "tokens")?,
+        refilled_at_ms: get(row, "refilled_at")?,
+        window_start_ms: get(row, "window_start")?,
+        window_used: to_u64(get(row, "window_used")?, "window_used")?,
+        blocked_until_ms: get(row, "blocked_until")?,
+        block_reason: get(row, "block_reason")?,
+    })
+}
+
+async fn save_budget(
+    conn: &mut SqliteConnection,
+    platform: Platform,
+    b: &Budget,
+) -> Result<(), StateError> {
+    let window = b.quota.window;
+    sqlx::query(
+        "INSERT INTO quotas (platform, rate_per_sec, burst, tokens, refilled_at, window_ms,
+             window_limit, window_offset_ms, window_start, window_used)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (platform) DO UPDATE SET rate_per_sec = excluded.rate_per_sec,
+             burst = excluded.burst, tokens = excluded.tokens, refilled_at = excluded.refilled_at,
+             window_ms = excluded.window_ms, window_limit = excluded.window_limit,
+             window_offset_ms = excluded.window_offset_ms, window_start = excluded.window_start,
+             window_used = excluded.window_used",
+    )
+    .bind(platform.as_str())
+    .bind(b.quota.bucket.map(|q| q.per_second))
+    .bind(b.quota.bucket.map(|q| i64::from(q.burst.max(1))))
+    .bind(b.tokens)
+    .bind(b.refilled_at_ms)
+    .bind(window.map(|w| i64::try_from(w.length.whole_milliseconds()).unwrap_or(i64::MAX)))
+    .bind(window.map(|w| i64::try_from(w.limit).unwrap_or(i64::MAX)))
+    .bind(window.map_or(0, |w| {
+        i64::try_from(w.offset.whole_milliseconds()).unwrap_or(0)
+    }))
+    .bind(b.window_start_ms)
+    .bind(to_i64(b.window_used, "window_used")?)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+async fn load_budget(
+    conn: &mut SqliteConnection,
+    platform: Platform,
+) -> Result<Option<Budget>, StateError> {
+    let sql = format!("SELECT {BUDGET_COLUMNS} FROM quotas WHERE platform = ?");
+    let row = sqlx::query(&sql)
+        .bind(platform.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+    row.as_ref().map(budget_row).transpose()
+}
+
+async fn set_quota_tx(
+    conn: &mut SqliteConnection,
+    platform: Platform,
+    quota: &Quota,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    let mut budget = Budget::fresh(*quota, now);
+    if let Some(old) = load_budget(conn, platform).await?
+        && old.quota.window.map(|w| (w.length, w.offset))
+            == quota.window.map(|w| (w.length, w.offset))
+    {
+        budget.window_start_ms = old.window_start_ms;
+        budget.window_used = old.window_used;
+    }
+    save_budget(conn, platform, &budget).await?;
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: None,
+            worker: None,
+            event: EventKind::PlatformQuotaSet,
+            fence: None,
+            detail: Some(format!("{platform} {}", describe_quota(quota))),
+        },
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+async fn take_quota_tx(
+    conn: &mut SqliteConnection,
+    platform: Platform,
+    cost: u32,
+    now: OffsetDateTime,
+) -> Result<Result<Admission, StateError>, StateError> {
+    let Some(mut budget) = load_budget(conn, platform).await? else {
+        return Ok(Ok(Admission::Granted));
+    };
+    let admission = budget.take(cost, now)?;
+    if admission == Admission::Granted {
+        save_budget(conn, platform, &budget).await?;
+    }
+    Ok(Ok(admission))
+}
+
 fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())
@@ -1004,6 +1139,24 @@ impl StateStore for SqliteStateStore {
         now: OffsetDateTime,
     ) -> Result<(), StateError> {
         write_tx!(self, |conn| cap_tx(conn, platform, max_concurrent, now))
+    }
+
+    async fn set_platform_quota(
+        &self,
+        platform: Platform,
+        quota: &Quota,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError> {
+        write_tx!(self, |conn| set_quota_tx(conn, platform, quota, now))
+    }
+
+    async fn take_quota(
+        &self,
+        platform: Platform,
+        cost: u32,
+        now: OffsetDateTime,
+    ) -> Result<Admission, StateError> {
+        write_tx!(self, |conn| take_quota_tx(conn, platform, cost, now))
     }
 
     async fn events(&self, key: &str) -> Result<Vec<AuditEvent>, StateError> {

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use model::Platform;
 use runner::state::{
-    AccountSpec, AccountState, Backoff, Completion, Disposition, EventKind, Failure, Fence,
-    StateError, StateStore,
+    AccountSpec, AccountState, Admission, Backoff, Completion, Disposition, EventKind, Failure,
+    Fence, Quota, StateError, StateStore, TokenBucket, WindowQuota,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -722,6 +722,157 @@ pub async fn unknown_account(store: &dyn StateStore) {
     assert!(store.last_bundle("x:nobody").await.unwrap().is_none());
 }
 
+fn granted(a: &Admission) -> bool {
+    *a == Admission::Granted
+}
+
+/// A shared token bucket: the burst, then the rate; a window quota resets at its boundary;
+/// nothing is taken while waiting.
+pub async fn quota_bucket_and_window(store: &dyn StateStore) {
+    // No quota: always granted.
+    assert!(granted(
+        &store.take_quota(Platform::X, 1, T0).await.unwrap()
+    ));
+
+    let bucket = Quota {
+        bucket: Some(TokenBucket {
+            per_second: 4.0,
+            burst: 2,
+        }),
+        window: None,
+    };
+    store
+        .set_platform_quota(Platform::X, &bucket, T0)
+        .await
+        .unwrap();
+    assert!(granted(
+        &store.take_quota(Platform::X, 1, T0).await.unwrap()
+    ));
+    assert!(granted(
+        &store.take_quota(Platform::X, 1, T0).await.unwrap()
+    ));
+    match store.take_quota(Platform::X, 1, T0).await.unwrap() {
+        Admission::Wait { until, .. } => assert_eq!(until, T0 + Duration::milliseconds(250)),
+        Admission::Granted => panic!("bucket overspent"),
+    }
+    let t1 = T0 + Duration::milliseconds(250);
+    assert!(granted(
+        &store.take_quota(Platform::X, 1, t1).await.unwrap()
+    ));
+    assert!(!granted(
+        &store.take_quota(Platform::X, 1, t1).await.unwrap()
+    ));
+    // Other platforms are not affected.
+    assert!(granted(
+        &store.take_quota(Platform::Youtube, 1, t1).await.unwrap()
+    ));
+
+    let daily = Quota {
+        bucket: None,
+        window: Some(WindowQuota {
+            length: Duration::hours(24),
+            limit: 10_000,
+            offset: Duration::hours(8),
+        }),
+    };
+    store
+        .set_platform_quota(Platform::Youtube, &daily, T0)
+        .await
+        .unwrap();
+    assert!(granted(
+        &store
+            .take_quota(Platform::Youtube, 9_000, T0)
+            .await
+            .unwrap()
+    ));
+    match store
+        .take_quota(Platform::Youtube, 1_001, T0)
+        .await
+        .unwrap()
+    {
+        Admission::Wait { until, reason } => {
+            assert_eq!(until, datetime!(2025-01-01 08:00 UTC));
+            assert!(reason.contains("10000"), "{reason}");
+        }
+        Admission::Granted => panic!("window overspent"),
+    }
+    // Re-setting the same window keeps its usage (a restarted run does not get a new day).
+    store
+        .set_platform_quota(Platform::Youtube, &daily, T0)
+        .await
+        .unwrap();
+    assert!(!granted(
+        &store
+            .take_quota(Platform::Youtube, 1_001, T0)
+            .await
+            .unwrap()
+    ));
+    assert!(granted(
+        &store
+            .take_quota(Platform::Youtube, 1_000, T0)
+            .await
+            .unwrap()
+    ));
+    assert!(granted(
+        &store
+            .take_quota(Platform::Youtube, 10_000, datetime!(2025-01-01 08:00 UTC))
+            .await
+            .unwrap()
+    ));
+    // Removing the quota.
+    store
+        .set_platform_quota(Platform::Youtube, &Quota::default(), T0)
+        .await
+        .unwrap();
+    assert!(granted(
+        &store
+            .take_quota(Platform::Youtube, 50_000, T0)
+            .await
+            .unwrap()
+    ));
+}
+
+/// A block (a 429 with a reset) holds every taker until it ends, and a quota set later does
+/// not lift it.
+pub async fn quota_respects_block(store: &dyn StateStore) {
+    let until = T0 + Duration::minutes(15);
+    store
+        .block_platform(Platform::X, until, "429 from api.x.com", T0)
+        .await
+        .unwrap();
+    match store.take_quota(Platform::X, 1, T0).await.unwrap() {
+        Admission::Wait { until: u, reason } => {
+            assert_eq!(u, until);
+            assert!(reason.contains("429 from api.x.com"), "{reason}");
+        }
+        Admission::Granted => panic!("granted while blocked"),
+    }
+    store
+        .set_platform_quota(
+            Platform::X,
+            &Quota {
+                bucket: Some(TokenBucket {
+                    per_second: 1.0,
+                    burst: 1,
+                }),
+                window: None,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    assert!(!granted(
+        &store.take_quota(Platform::X, 1, T0).await.unwrap()
+    ));
+    assert_eq!(
+        store.platform_blocked_until(Platform::X, T0).await.unwrap(),
+        Some(until)
+    );
+    assert!(granted(
+        &store.take_quota(Platform::X, 1, until).await.unwrap()
+    ));
+}
+
 /// `handles` are independent handles (own connections) onto one fresh database: as many
 /// workers as handles drain `accounts` accounts concurrently; every account ends with exactly
 /// one bundle, and no worker sees an error.
@@ -832,6 +983,8 @@ mod sqlite {
         audit_trail_order,
         summary_and_report,
         unknown_account,
+        quota_bucket_and_window,
+        quota_respects_block,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
