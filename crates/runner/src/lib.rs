@@ -14,6 +14,7 @@ pub mod account;
 pub mod bundle_sink;
 pub mod registry;
 pub mod state;
+pub mod store;
 
 pub use account::{AccountOptions, AccountOutcome, capture_account};
 pub use bundle_sink::{BundleSink, Counts};

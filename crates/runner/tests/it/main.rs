@@ -5,3 +5,4 @@
 mod account;
 mod registry;
 mod state_conformance;
+mod store;
