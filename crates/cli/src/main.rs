@@ -44,6 +44,10 @@ enum Command {
     Ls(commands::ls::Args),
     /// Write one file of a bundle to stdout, after checking it against the signed manifests.
     Cat(commands::cat::Args),
+    /// A batch run's figures per platform, from its state store.
+    Status(commands::status::Args),
+    /// One row per account of a batch run (table, CSV, JSON or HTML), joined with a registry.
+    Report(commands::report::Args),
 }
 
 /// Outcome of a command that ran: success, or "ran and found a problem" (verify).
@@ -73,6 +77,8 @@ fn main() -> ExitCode {
         Command::Verify(a) => commands::verify::run(&a, &cfg),
         Command::Ls(a) => commands::ls::run(&a, &cfg),
         Command::Cat(a) => commands::cat::run(&a, &cfg),
+        Command::Status(a) => commands::status::run(&a, &cfg),
+        Command::Report(a) => commands::report::run(&a, &cfg),
     });
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -7,6 +7,8 @@ pub mod cat;
 pub mod import;
 pub mod keygen;
 pub mod ls;
+pub mod report;
+pub mod status;
 pub mod verify;
 
 use std::path::PathBuf;

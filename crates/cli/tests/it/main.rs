@@ -2,6 +2,7 @@
 
 mod support;
 
+mod batch_report;
 mod capture;
 mod errors;
 mod independent_tools;
