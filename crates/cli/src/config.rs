@@ -21,6 +21,34 @@ pub struct Config {
     pub fetch: Fetch,
     #[serde(default)]
     pub secrets: Secrets,
+    #[serde(default)]
+    pub run: Run,
+}
+
+/// Batch runs (`tawthiq run`; see `config/README.md`, `[run]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    /// Per platform (`[run.platforms.x]`, …): budgets shared by every worker of the run.
+    #[serde(default)]
+    pub platforms: std::collections::BTreeMap<String, PlatformLimits>,
+}
+
+/// One platform's shared limits in a batch run.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformLimits {
+    /// Token bucket: sustained requests per second across all workers…
+    pub requests_per_second: Option<f64>,
+    /// …and how many may go at once after a quiet spell (default 1).
+    pub burst: Option<u32>,
+    /// Window quota: `window_units` per `window_secs`, windows starting at epoch +
+    /// `window_offset_secs` (YouTube: 86400 / 10000 / 28800, the default for youtube).
+    pub window_secs: Option<u64>,
+    pub window_units: Option<u64>,
+    pub window_offset_secs: Option<i64>,
+    /// Accounts of this platform captured at once across all workers.
+    pub max_concurrent: Option<u32>,
 }
 
 /// How the fetcher talks to platforms (see `config/README.md`, `[fetch]`).

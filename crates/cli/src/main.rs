@@ -5,6 +5,7 @@
 //! 3 `archive`/`import` published a bundle but the capture stopped early (its gaps say why),
 //! 1 the command could not run (nothing was published).
 
+mod batch_sources;
 mod commands;
 mod config;
 mod prefetch;
@@ -44,6 +45,9 @@ enum Command {
     Ls(commands::ls::Args),
     /// Write one file of a bundle to stdout, after checking it against the signed manifests.
     Cat(commands::cat::Args),
+    /// Archive every account of a registry: resumable, within shared quotas, on one machine
+    /// (SQLite + a folder) or many (PostgreSQL + object storage).
+    Run(commands::run::Args),
     /// A batch run's figures per platform, from its state store.
     Status(commands::status::Args),
     /// One row per account of a batch run (table, CSV, JSON or HTML), joined with a registry.
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => commands::verify::run(&a, &cfg),
         Command::Ls(a) => commands::ls::run(&a, &cfg),
         Command::Cat(a) => commands::cat::run(&a, &cfg),
+        Command::Run(a) => commands::run::run(&a, &cfg),
         Command::Status(a) => commands::status::run(&a, &cfg),
         Command::Report(a) => commands::report::run(&a, &cfg),
     });

@@ -33,6 +33,10 @@ pub struct AccountOptions {
     /// The account named on the command line (a handle), used to publish an account-state
     /// answer when the source failed before learning the account's id.
     pub fallback_account: Option<AccountId>,
+    /// Publish what was captured when the capture stops early for a reason other than the
+    /// account's state (`archive`/`import`: always; a batch: only on an account's last
+    /// attempt, since an earlier one will be captured again whole).
+    pub publish_partial: bool,
 }
 
 /// The result of one account's capture.
@@ -69,7 +73,8 @@ pub async fn capture_account(
         Err(e) => (Report::default(), Some(e)),
     };
     if let Some(e) = &error {
-        let worth_publishing = e.is_account_state() || sink.captured_content();
+        let worth_publishing =
+            e.is_account_state() || (opts.publish_partial && sink.captured_content());
         if !worth_publishing {
             return Err(e.clone());
         }

@@ -11,6 +11,8 @@
 //! ```
 
 pub mod account;
+pub mod batch;
+pub mod budgets;
 pub mod bundle_sink;
 pub mod registry;
 pub mod state;

@@ -58,6 +58,7 @@ pub fn run(
         timestamp,
         capture_start: start,
         fallback_account,
+        publish_partial: true,
     };
     let mut bar = None;
     let label = format!("{platform} {}", source.route().as_str());

@@ -7,6 +7,7 @@ pub mod cat;
 pub mod import;
 pub mod keygen;
 pub mod ls;
+pub mod run;
 pub mod report;
 pub mod status;
 pub mod verify;

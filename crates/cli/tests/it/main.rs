@@ -7,5 +7,8 @@ mod capture;
 mod errors;
 mod independent_tools;
 mod meta;
+mod run;
+mod run_crash;
+mod run_scale;
 mod workflow;
 mod youtube_snapchat;

@@ -7,6 +7,7 @@
 
 pub mod body;
 pub mod classify;
+pub mod gate;
 pub mod ratelimit;
 pub mod retry;
 
@@ -27,6 +28,7 @@ use crate::error::{FetchError, Result};
 use crate::source::{Sink, Stored};
 use body::CappedBody;
 use classify::{Exchange, Signals, Verdict};
+use gate::{Gate, Outgoing};
 use ratelimit::HostLimiter;
 
 /// One GET, or a POST of a form ([`Request::post_form`]).
@@ -44,6 +46,8 @@ pub struct Request<'a> {
     pub form: Option<&'a str>,
     /// A public web page (HTML expected), not an API document.
     pub web_page: bool,
+    /// Quota units one attempt spends (1 unless the platform documents otherwise).
+    pub cost: u32,
 }
 
 impl<'a> Request<'a> {
@@ -56,7 +60,15 @@ impl<'a> Request<'a> {
             signals: None,
             form: None,
             web_page: false,
+            cost: 1,
         }
+    }
+
+    /// Sets the quota units one attempt spends (see [`gate::Outgoing::cost`]).
+    #[must_use]
+    pub fn cost(mut self, units: u32) -> Self {
+        self.cost = units;
+        self
     }
 
     /// Asks for a public web page: an HTML answer is accepted (and stored as `.html`).
@@ -109,6 +121,8 @@ pub struct Transport {
     limiter: HostLimiter,
     /// Hosts whose platform said the budget is spent, and until when.
     spent: std::sync::Mutex<std::collections::HashMap<String, OffsetDateTime>>,
+    /// Budgets shared with other workers (batch runs only).
+    gate: Option<Arc<dyn Gate>>,
 }
 
 /// Status, headers and body of one exchange that produced a response.
@@ -145,7 +159,16 @@ impl Transport {
             clock,
             limiter,
             spent: std::sync::Mutex::default(),
+            gate: None,
         })
+    }
+
+    /// Shares request budgets through `gate`: asked before every attempt, told of every
+    /// announced spent budget.
+    #[must_use]
+    pub fn with_gate(mut self, gate: Arc<dyn Gate>) -> Transport {
+        self.gate = Some(gate);
+        self
     }
 
     pub fn config(&self) -> &FetchConfig {
@@ -203,7 +226,8 @@ impl Transport {
             match verdict(req, &ex) {
                 Verdict::Accept => {
                     if let Some(until) = req.signals.and_then(|s| s.spent_until(&ex)) {
-                        self.mark_spent(req, until);
+                        self.mark_spent(req, until, "the platform reports its budget spent")
+                            .await;
                     }
                     sink.log(entry).await?;
                     return Ok(Document {
@@ -222,6 +246,9 @@ impl Transport {
                 Verdict::Retry { at, reason } => {
                     entry.note = Some(format!("will retry: {reason}"));
                     sink.log(entry).await?;
+                    if let Some(at) = at {
+                        self.mark_spent(req, at, &reason).await;
+                    }
                     let e = exhausted(req, &shown, answer.status, at);
                     self.before_retry(attempt, at, &reason, e).await?;
                 }
@@ -259,6 +286,9 @@ impl Transport {
             let response = match failure {
                 Ok(r) => r,
                 Err(MediaRefusal::Retry { at, reason, error }) => {
+                    if let Some(at) = at {
+                        self.mark_spent(req, at, &reason).await;
+                    }
                     let e = error.unwrap_or(FetchError::Server {
                         status,
                         url: shown.clone(),
@@ -309,6 +339,14 @@ impl Transport {
     ) -> Result<reqwest::Response> {
         let host = req.url.host_str().unwrap_or_default().to_ascii_lowercase();
         self.limiter.until_ready(&host).await;
+        if let Some(gate) = &self.gate {
+            gate.admit(Outgoing {
+                platform: req.platform,
+                host: &host,
+                cost: req.cost,
+            })
+            .await?;
+        }
         let mut target = self.cfg.hosts.rewrite(&req.url);
         if let Some(Auth::Query { param, secret }) = req.auth {
             target.query_pairs_mut().append_pair(param, secret.expose());
@@ -427,9 +465,12 @@ impl Transport {
         spent.get(&host.to_ascii_lowercase()).copied()
     }
 
-    fn mark_spent(&self, req: &Request<'_>, until: OffsetDateTime) {
+    async fn mark_spent(&self, req: &Request<'_>, until: OffsetDateTime, reason: &str) {
         let host = req.url.host_str().unwrap_or_default().to_ascii_lowercase();
-        tracing::info!(host, %until, "the platform reports the budget spent; pausing this host");
+        tracing::info!(host, %until, reason, "the platform asks us to wait; pausing this host");
+        if let Some(gate) = &self.gate {
+            gate.spent(req.platform, &host, until, reason).await;
+        }
         self.spent.lock().expect("spent lock").insert(host, until);
     }
 

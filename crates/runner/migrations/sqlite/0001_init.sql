@@ -53,7 +53,7 @@ CREATE TABLE bundles (
     media               INTEGER NOT NULL,
     gaps                INTEGER NOT NULL,
     bytes               INTEGER NOT NULL,
-    tag_manifest_sha512 TEXT,
+    tag_manifest_sha256 TEXT,
     previous_bundle     TEXT,
     completed_at        INTEGER NOT NULL,
     -- One completion per claim: the storage-level guard against double archiving.

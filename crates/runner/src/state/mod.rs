@@ -20,7 +20,7 @@
 //!         bundle_id: "x-school1-20250101T000000Z".into(),
 //!         location: "file:///bundles/x-school1-20250101T000000Z.tawthiq".into(),
 //!         items: 10, media: 3, gaps: 0, bytes: 4096,
-//!         tag_manifest_sha512: None,
+//!         tag_manifest_sha256: None,
 //!         previous_bundle: store.last_bundle(&claim.key).await?.map(|b| b.bundle_id),
 //!     };
 //!     store.complete(&claim.key, claim.fence, &done, OffsetDateTime::now_utc()).await?;
@@ -219,7 +219,7 @@ pub struct Completion {
     pub media: u64,
     pub gaps: u64,
     pub bytes: u64,
-    pub tag_manifest_sha512: Option<String>,
+    pub tag_manifest_sha256: Option<String>,
     /// The account's previous bundle, named in the new one (`Previous-Bundle-...`).
     pub previous_bundle: Option<String>,
 }
@@ -235,7 +235,7 @@ pub struct BundleRecord {
     pub media: u64,
     pub gaps: u64,
     pub bytes: u64,
-    pub tag_manifest_sha512: Option<String>,
+    pub tag_manifest_sha256: Option<String>,
     pub previous_bundle: Option<String>,
     pub completed_at: OffsetDateTime,
 }
@@ -666,6 +666,16 @@ pub trait StateStore: Send + Sync + fmt::Debug {
     async fn last_bundle(&self, key: &str) -> Result<Option<BundleRecord>, StateError> {
         Ok(self.bundles(key).await?.pop())
     }
+
+    /// When the next account of `platforms` (all when `None`) may be claimable: `now` or
+    /// earlier for a pending account of an unblocked platform, else the earliest of a retry's
+    /// or deferral's time, a running account's lease end, and a blocked platform's block end.
+    /// `None` when every account is done or failed: nothing is left to wait for.
+    async fn next_due(
+        &self,
+        platforms: Option<&[Platform]>,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, StateError>;
 
     /// Counts per platform and state, with captured totals.
     async fn summary(&self) -> Result<Summary, StateError>;

@@ -652,7 +652,7 @@ async fn complete_tx(
     );
     sqlx::query(
         "INSERT INTO bundles (bundle_id, key, fence, location, items, media, gaps, bytes,
-             tag_manifest_sha512, previous_bundle, completed_at)
+             tag_manifest_sha256, previous_bundle, completed_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&c.bundle_id)
@@ -663,7 +663,7 @@ async fn complete_tx(
     .bind(media)
     .bind(gaps)
     .bind(bytes)
-    .bind(&c.tag_manifest_sha512)
+    .bind(&c.tag_manifest_sha256)
     .bind(&c.previous_bundle)
     .bind(to_millis(now))
     .execute(&mut *conn)
@@ -1008,7 +1008,7 @@ fn bundle_row(row: &SqliteRow) -> Result<BundleRecord, StateError> {
         media: get_u64(row, "media")?,
         gaps: get_u64(row, "gaps")?,
         bytes: get_u64(row, "bytes")?,
-        tag_manifest_sha512: get(row, "tag_manifest_sha512")?,
+        tag_manifest_sha256: get(row, "tag_manifest_sha256")?,
         previous_bundle: get(row, "previous_bundle")?,
         completed_at: from_millis(get(row, "completed_at")?)?,
     })
@@ -1202,6 +1202,33 @@ impl StateStore for SqliteStateStore {
             .await
             .map_err(db)?;
         row.as_ref().map(bundle_row).transpose()
+    }
+
+    async fn next_due(
+        &self,
+        platforms: Option<&[Platform]>,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, StateError> {
+        let wanted: Vec<Platform> = platforms.map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec);
+        if wanted.is_empty() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT min(CASE a.state
+                 WHEN 'pending' THEN max(coalesce(q.blocked_until, 0), ?)
+                 WHEN 'running' THEN a.lease_until
+                 ELSE max(a.not_before, coalesce(q.blocked_until, 0)) END)
+             FROM accounts a LEFT JOIN quotas q ON q.platform = a.platform
+             WHERE a.state IN ('pending', 'running', 'retry', 'deferred')
+                 AND a.platform IN ({})",
+            placeholders(wanted.len())
+        );
+        let mut query = sqlx::query_scalar::<_, Option<i64>>(&sql).bind(to_millis(now));
+        for p in &wanted {
+            query = query.bind(p.as_str());
+        }
+        let due = query.fetch_one(&self.pool).await.map_err(db)?;
+        due.map(from_millis).transpose()
     }
 
     async fn summary(&self) -> Result<Summary, StateError> {

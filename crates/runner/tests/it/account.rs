@@ -165,6 +165,7 @@ fn options(dir: &std::path::Path, key: &Arc<SecretKey>, fallback: Option<&str>) 
         timestamp: None,
         capture_start: start,
         fallback_account: fallback.map(|f| AccountId::new(f).unwrap()),
+        publish_partial: true,
     }
 }
 

@@ -42,7 +42,7 @@ fn completion(key: &str, fence: Fence) -> Completion {
         media: 3,
         gaps: 1,
         bytes: 4096,
-        tag_manifest_sha512: Some("ab".repeat(64)),
+        tag_manifest_sha256: Some("ab".repeat(32)),
         previous_bundle: None,
     }
 }
@@ -112,7 +112,7 @@ pub async fn claim_complete_happy_path(store: &dyn StateStore) {
     );
     assert_eq!(last.fence, claim.fence);
     assert_eq!(last.completed_at, t1);
-    assert_eq!(last.tag_manifest_sha512, done.tag_manifest_sha512);
+    assert_eq!(last.tag_manifest_sha256, done.tag_manifest_sha256);
 
     let report = store.report().await.unwrap();
     assert_eq!(report.len(), 1);

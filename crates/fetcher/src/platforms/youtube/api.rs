@@ -1061,7 +1061,8 @@ impl Run<'_> {
         self.tally.quota_units += cost;
         let req = Request::new(Platform::Youtube, endpoint, url)
             .auth(Some(self.auth.auth()))
-            .signals(&YouTubeSignals);
+            .signals(&YouTubeSignals)
+            .cost(u32::try_from(cost).unwrap_or(u32::MAX));
         self.transport.document(self.sink, &req).await
     }
 
@@ -1397,7 +1398,8 @@ impl Run<'_> {
             let auth = self.auth.auth();
             let req = Request::new(Platform::Youtube, "caption", url)
                 .auth(Some(auth))
-                .signals(&YouTubeSignals);
+                .signals(&YouTubeSignals)
+                .cost(u32::try_from(CAPTION_DOWNLOAD_COST).unwrap_or(u32::MAX));
             match self.transport.media(self.sink, &req, Some("vtt")).await {
                 Ok(stored) => {
                     self.tally.captions += 1;

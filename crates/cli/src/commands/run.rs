@@ -1,0 +1,433 @@
+//! `tawthiq run <registry>`: archive every account of a registry, resumable, with shared
+//! quotas, on one machine (SQLite + a local folder, the defaults) or many (PostgreSQL +
+//! object storage: run the same command on each machine with the same `--state` and
+//! `--store`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration as StdDuration;
+
+use ::archive::WriterOptions;
+use anyhow::Context;
+use fetcher::Transport;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use model::{AccountId, BundleId, Platform, Route};
+use runner::batch::{BatchOptions, BatchReport, BundleTemplate, Progress, run_batch};
+use runner::budgets::SharedBudgets;
+use runner::registry::Registry;
+use runner::state::{AccountSpec, Location, Quota, StateStore, TokenBucket, WindowQuota};
+use runner::store::BundleStore;
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use crate::Outcome;
+use crate::batch_sources::{RegistrySources, resolve_credentials};
+use crate::config::{Config, PlatformLimits};
+use crate::progress::human_bytes;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The registry of entities and accounts (`.csv` or `.toml`; see examples/registry/).
+    registry: PathBuf,
+    /// Run state: `sqlite://PATH` or a file path (default), or `postgres://USER@HOST/DB`
+    /// shared by every machine of the run.
+    #[arg(long, env = "TAWTHIQ_STATE", hide_env_values = true, default_value = super::status::DEFAULT_STATE)]
+    state: String,
+    /// Where bundles go: a folder or `file:///abs/dir` (default), or `s3://bucket/prefix`
+    /// (`gs://`, `az://`) with the provider's usual environment (`AWS_ENDPOINT_URL`, …).
+    #[arg(long, env = "TAWTHIQ_STORE", hide_env_values = true, default_value = DEFAULT_STORE)]
+    store: String,
+    /// Accounts captured at once by this process.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Only these platforms (repeat the flag); default: all.
+    #[arg(long = "platform")]
+    platforms: Vec<Platform>,
+    /// Seconds a claim is held without a heartbeat before another worker may take it over.
+    #[arg(long, default_value_t = 300)]
+    lease_secs: u64,
+    /// Wait for accounts due within this many seconds (retries, deferrals, other workers'
+    /// leases) before stopping; what is due later waits for the next run.
+    #[arg(long, default_value_t = 900)]
+    linger_secs: u64,
+    /// Local folder for bundles being written before upload (default: next to the state, or
+    /// `tawthiq-run/scratch`).
+    #[arg(long)]
+    scratch: Option<PathBuf>,
+    /// snapchat exports: do not fetch the memories' download links (offline runs; they are
+    /// recorded either way).
+    #[arg(long)]
+    no_fetch: bool,
+    /// Print the closing summary as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    writer: super::WriterFlags,
+}
+
+pub const DEFAULT_STORE: &str = "tawthiq-run/bundles";
+pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
+    // Everything that can be wrong with the input is found before any account starts.
+    let registry = Registry::load(&a.registry)?;
+    let accounts: Vec<_> = registry.accounts().to_vec();
+    anyhow::ensure!(
+        !accounts.is_empty(),
+        "registry {} lists no accounts",
+        a.registry.display()
+    );
+    let credentials = resolve_credentials(&accounts, cfg)?;
+    let key = Arc::new(a.writer.signing_key(cfg)?);
+    let timestamp = a.writer.timestamp(cfg)?;
+    let quotas = quotas(cfg)?;
+    let caps: Vec<(Platform, Option<u32>)> = Platform::ALL
+        .into_iter()
+        .map(|p| (p, limits(cfg, p).and_then(|l| l.max_concurrent)))
+        .collect();
+    let max_wait = StdDuration::from_secs(cfg.fetch.max_wait_secs.unwrap_or(900));
+    let fetch = cfg.fetch_config()?;
+
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        if let Location::Sqlite(path) = Location::parse(&a.state)?
+            && let Some(parent) = std::path::Path::new(&path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("run state folder {}", parent.display()))?;
+        }
+        let store = runner::state::open(&a.state)
+            .await
+            .map_err(|e| super::status::one_line(&a.state, "opening the run state", &e))?;
+        let target = BundleStore::open(&a.store)?;
+        target.check().await?;
+        let target: Arc<dyn runner::batch::BundleTarget> = Arc::new(target);
+        let now = OffsetDateTime::now_utc();
+        let specs: Vec<AccountSpec> = accounts
+            .iter()
+            .map(|acct| AccountSpec {
+                key: acct.key(),
+                platform: acct.platform,
+                account: acct.account.clone(),
+                route: Some(acct.route.as_str().to_owned()),
+                credential_ref: acct.credential.clone(),
+            })
+            .collect();
+        let added = store.upsert_accounts(&specs, now).await?;
+        tracing::info!(
+            added,
+            total = specs.len(),
+            "registry loaded into the run state"
+        );
+        for (platform, cap) in &caps {
+            store.set_platform_cap(*platform, *cap, now).await?;
+        }
+        let mut budgets = SharedBudgets::new(Arc::clone(&store), max_wait);
+        budgets.configure(&quotas, now).await?;
+        let transport = Transport::new(fetch)?.with_gate(Arc::new(budgets));
+        let sources = Arc::new(RegistrySources::new(
+            transport,
+            accounts,
+            credentials,
+            cfg,
+            !a.no_fetch,
+        ));
+
+        let start = OffsetDateTime::now_utc();
+        let placeholder = AccountId::new("pending").expect("valid id");
+        let mut writer =
+            WriterOptions::new(BundleId::new(Platform::X, placeholder, start), Route::Api);
+        a.writer.apply(&mut writer, cfg, false);
+        writer.run_id = run_id(&a.registry);
+        let scratch = a
+            .scratch
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("tawthiq-run/scratch"));
+        let mut opts = BatchOptions::new(
+            scratch,
+            BundleTemplate {
+                writer,
+                key,
+                timestamp,
+            },
+        );
+        opts.workers = a.workers.max(1);
+        opts.lease = Duration::seconds(i64::try_from(a.lease_secs.max(5)).unwrap_or(300));
+        opts.heartbeat_every = StdDuration::from_secs((a.lease_secs / 3).max(1));
+        opts.linger = Duration::seconds(i64::try_from(a.linger_secs).unwrap_or(900));
+        if !a.platforms.is_empty() {
+            opts.platforms = Some(a.platforms.clone());
+        }
+
+        let progress = Arc::new(Progress::default());
+        let bars = Bars::start(store.as_ref(), &progress, opts.platforms.as_deref()).await?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let ctrl_c = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = stop_tx.send(true);
+            }
+        });
+        let report = run_batch(
+            Arc::clone(&store),
+            target,
+            sources,
+            opts,
+            Arc::clone(&progress),
+            stop_rx,
+        )
+        .await;
+        ctrl_c.abort();
+        bars.finish();
+        let report = report?;
+        let summary = store.summary().await?;
+        print_summary(&report, &summary, &a.state, a.json)?;
+        let counts = summary.counts();
+        Ok(if report.interrupted {
+            anyhow::bail!(
+                "interrupted: accounts in flight were put back; run the same command to resume"
+            )
+        } else if counts.failed + counts.retry + counts.deferred + counts.pending + counts.running
+            == 0
+        {
+            Outcome::Ok
+        } else {
+            Outcome::Incomplete
+        })
+    })
+}
+
+/// `Bag-Group-Identifier` of the run: the registry's file name and the day.
+fn run_id(registry: &std::path::Path) -> String {
+    let stem = registry
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "registry".into());
+    let stem: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let day = OffsetDateTime::now_utc().date();
+    format!("{stem}-{day}")
+}
+
+fn limits(cfg: &Config, platform: Platform) -> Option<&PlatformLimits> {
+    cfg.run.platforms.get(platform.as_str())
+}
+
+/// The shared budgets of the run: `[run.platforms.<p>]`, and by default YouTube's daily
+/// 10,000 units (per Google Cloud project, so shared by every worker), reset at midnight
+/// Pacific (08:00 UTC; see `state::quota` on summer time).
+fn quotas(cfg: &Config) -> anyhow::Result<Vec<(Platform, Quota)>> {
+    for name in cfg.run.platforms.keys() {
+        name.parse::<Platform>().map_err(|_| {
+            anyhow::anyhow!(
+                "[run.platforms.{name}]: not a platform (x, instagram, facebook, youtube, snapchat)"
+            )
+        })?;
+    }
+    let mut out = Vec::new();
+    for platform in Platform::ALL {
+        let l = limits(cfg, platform);
+        let bucket = match l.and_then(|l| l.requests_per_second) {
+            Some(rate) => {
+                anyhow::ensure!(
+                    rate > 0.0 && rate.is_finite(),
+                    "[run.platforms.{platform}] requests_per_second must be above 0"
+                );
+                Some(TokenBucket {
+                    per_second: rate,
+                    burst: l.and_then(|l| l.burst).unwrap_or(1).max(1),
+                })
+            }
+            None => None,
+        };
+        let default_window = (platform == Platform::Youtube).then_some((86_400, 10_000, 8 * 3600));
+        let window = match (
+            l.and_then(|l| l.window_secs),
+            l.and_then(|l| l.window_units),
+        ) {
+            (Some(secs), Some(units)) => Some((
+                secs,
+                units,
+                l.and_then(|l| l.window_offset_secs).unwrap_or(0),
+            )),
+            (None, None) => default_window,
+            _ => anyhow::bail!(
+                "[run.platforms.{platform}]: window_secs and window_units go together"
+            ),
+        };
+        let window = match window {
+            Some((secs, units, offset)) => {
+                anyhow::ensure!(
+                    secs > 0,
+                    "[run.platforms.{platform}] window_secs must be above 0"
+                );
+                Some(WindowQuota {
+                    length: Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX)),
+                    limit: units,
+                    offset: Duration::seconds(offset),
+                })
+            }
+            None => None,
+        };
+        out.push((platform, Quota { bucket, window }));
+    }
+    Ok(out)
+}
+
+/// One progress bar per platform: accounts finished of the platform's total, with done,
+/// failed, deferred, bytes and rate; ETA from the rate. Hidden when stderr is not a terminal.
+struct Bars {
+    multi: MultiProgress,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+impl Bars {
+    async fn start(
+        store: &dyn StateStore,
+        progress: &Arc<Progress>,
+        only: Option<&[Platform]>,
+    ) -> anyhow::Result<Bars> {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4));
+        let summary = store.summary().await?;
+        let style =
+            ProgressStyle::with_template("{prefix:>9} [{bar:28}] {pos}/{len} {msg} eta {eta}")
+                .expect("valid template")
+                .progress_chars("=> ");
+        let mut rows = Vec::new();
+        for p in &summary.platforms {
+            if only.is_some_and(|o| !o.contains(&p.platform)) {
+                continue;
+            }
+            let finished_before = p.counts.done + p.counts.failed;
+            let bar = multi.add(ProgressBar::new(p.counts.total()));
+            bar.set_style(style.clone());
+            bar.set_prefix(p.platform.as_str());
+            bar.set_position(finished_before);
+            bar.reset_eta();
+            rows.push((p.platform, bar, finished_before));
+        }
+        let progress = Arc::clone(progress);
+        let started = std::time::Instant::now();
+        let ticker = tokio::spawn(async move {
+            loop {
+                for (platform, bar, before) in &rows {
+                    let f = progress.platform(*platform);
+                    let done = f.done.load(Ordering::Relaxed);
+                    let failed = f.failed.load(Ordering::Relaxed);
+                    let bytes = f.bytes.load(Ordering::Relaxed) + progress.live_bytes(*platform);
+                    let secs = started.elapsed().as_secs_f64().max(0.001);
+                    #[allow(clippy::cast_precision_loss)]
+                    let rate = (done + failed) as f64 / secs;
+                    bar.set_position(before + done + failed);
+                    bar.set_message(format!(
+                        "done {done} · failed {failed} · deferred {} · retry {} · running {} · {} · {rate:.1} acct/s",
+                        f.deferred.load(Ordering::Relaxed),
+                        f.retry.load(Ordering::Relaxed),
+                        progress.running(*platform),
+                        human_bytes(bytes),
+                    ));
+                }
+                tokio::time::sleep(StdDuration::from_millis(250)).await;
+            }
+        });
+        Ok(Bars { multi, ticker })
+    }
+
+    fn finish(self) {
+        self.ticker.abort();
+        let _ = self.multi.clear();
+    }
+}
+
+#[allow(clippy::print_stdout)]
+fn print_summary(
+    report: &BatchReport,
+    summary: &runner::state::Summary,
+    state: &str,
+    as_json: bool,
+) -> anyhow::Result<()> {
+    let counts = summary.counts();
+    if as_json {
+        let platforms: BTreeMap<&str, serde_json::Value> = summary
+            .platforms
+            .iter()
+            .map(|p| {
+                (
+                    p.platform.as_str(),
+                    json!({
+                        "total": p.counts.total(), "done": p.counts.done, "failed": p.counts.failed,
+                        "retry": p.counts.retry, "deferred": p.counts.deferred,
+                        "pending": p.counts.pending, "running": p.counts.running,
+                        "items": p.items, "media": p.media, "bytes": p.bytes,
+                    }),
+                )
+            })
+            .collect();
+        let out = json!({
+            "this_run": {
+                "claimed": report.claimed, "done": report.done, "failed": report.failed,
+                "retry": report.retry, "deferred": report.deferred, "stale": report.stale,
+                "next_due": report.next_due.map(rfc3339),
+            },
+            "state": { "total": counts.total(), "done": counts.done, "failed": counts.failed,
+                "retry": counts.retry, "deferred": counts.deferred, "pending": counts.pending,
+                "running": counts.running },
+            "platforms": platforms,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).context("summary")?);
+        return Ok(());
+    }
+    println!(
+        "this run: {} accounts claimed: {} done, {} failed, {} to retry, {} deferred{}",
+        report.claimed,
+        report.done,
+        report.failed,
+        report.retry,
+        report.deferred,
+        if report.stale > 0 {
+            format!(", {} results rejected as stale", report.stale)
+        } else {
+            String::new()
+        }
+    );
+    for p in &summary.platforms {
+        println!(
+            "  {:<9} {:>6}/{:<6} done  {:>5} failed  {:>5} retry  {:>5} deferred  {:>5} pending  {}",
+            p.platform.as_str(),
+            p.counts.done,
+            p.counts.total(),
+            p.counts.failed,
+            p.counts.retry,
+            p.counts.deferred,
+            p.counts.pending + p.counts.running,
+            human_bytes(p.bytes)
+        );
+    }
+    println!(
+        "state: {} of {} accounts done, {} failed (see `tawthiq report --state {state}`)",
+        counts.done,
+        counts.total(),
+        counts.failed
+    );
+    if let Some(due) = report.next_due {
+        println!(
+            "{} accounts wait until {} or later: run the same command again then to resume",
+            counts.retry + counts.deferred + counts.pending,
+            rfc3339(due)
+        );
+    }
+    Ok(())
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}

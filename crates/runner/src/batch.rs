@@ -1,0 +1,689 @@
+//! Batches: workers draining the accounts of a [`StateStore`] into a bundle store.
+//!
+//! Each worker loops: claim an account under a lease, open its source, capture it into a local
+//! scratch bundle (heartbeating the lease meanwhile), verify the bundle, upload it, and only
+//! then record it as done under the claim's fence. Whatever happens in between is recorded as
+//! a retry, a deferral or a permanent failure, or (for a killed process) left to the lease to
+//! expire, after which another worker takes the account over. Decisions:
+//!
+//! - **Nothing is recorded before it is stored.** `complete` is called after the upload was
+//!   verified; a worker killed before that leaves at most an unrecorded object (and a
+//!   hidden scratch file), never an account marked done without its bundle.
+//! - **A stale worker loses.** A heartbeat answered `Fenced` (the lease was taken over)
+//!   cancels the capture at once; a completion answered `Fenced` is dropped and counted as
+//!   stale (its uploaded object stays unrecorded).
+//! - **Partial captures.** A capture stopped by a quota is discarded and the account deferred
+//!   to the announced time: the next attempt captures it whole. Other failures are retried
+//!   with backoff; on the last attempt whatever was captured is published (with a gap and an
+//!   "incomplete" statement) rather than lost. Account-state answers (suspended, deleted,
+//!   protected) are the evidence and are published at once.
+//! - **The previous bundle.** Each new bundle names the account's last recorded one
+//!   (`Previous-Bundle-Tagmanifest-SHA256` in `bag-info.txt`), and the state records it.
+//! - **When to stop.** A worker with nothing to claim waits for work due within
+//!   [`BatchOptions::linger`] (retries, deferrals, other workers' leases, a platform block);
+//!   beyond that it stops and [`run_batch`] reports what is still waiting.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use archive::signing::SecretKey;
+use archive::verify::{self, VerifyOptions};
+use archive::{TimestampOptions, WriterOptions};
+use async_trait::async_trait;
+use fetcher::{FetchError, Source};
+use model::{AccountId, BundleId, ContentId, Platform};
+use time::{Duration, OffsetDateTime};
+use tokio::sync::watch;
+
+use crate::account::{AccountOptions, capture_account};
+use crate::state::{Backoff, Claim, Completion, Disposition, Failure, StateError, StateStore};
+
+/// Where finished bundles go: the bundle store (a local folder or object storage).
+#[async_trait]
+pub trait BundleTarget: Send + Sync {
+    /// Uploads the finished bundle at `local` as `name`, idempotently, and returns once the
+    /// stored object has been verified.
+    async fn publish(&self, local: &Path, name: &str) -> Result<Uploaded, String>;
+}
+
+#[async_trait]
+impl BundleTarget for crate::store::BundleStore {
+    async fn publish(&self, local: &Path, name: &str) -> Result<Uploaded, String> {
+        let published = crate::store::BundleStore::publish(self, local, name)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Uploaded {
+            location: published.location,
+            bytes: published.bytes,
+        })
+    }
+}
+
+/// A verified, stored bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploaded {
+    /// URL or path of the stored object, as recorded in the state.
+    pub location: String,
+    pub bytes: u64,
+}
+
+/// A claimed account's source, ready to capture.
+pub struct Opened<'a> {
+    pub source: Box<dyn Source + 'a>,
+    /// The account as the registry names it, to file an account-state answer under when the
+    /// source fails before learning the account's id.
+    pub fallback_account: Option<AccountId>,
+}
+
+/// Why a claimed account's source could not be opened (a missing credential, an unreadable
+/// export): recorded as a failure, permanent unless `retryable`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenError {
+    pub kind: &'static str,
+    pub message: String,
+    pub retryable: bool,
+}
+
+/// Builds the source of a claimed account (from the registry, the configuration and the
+/// secrets, which the runner itself never sees).
+#[async_trait]
+pub trait Sources: Send + Sync {
+    async fn open<'a>(&'a self, claim: &Claim) -> Result<Opened<'a>, OpenError>;
+}
+
+/// What every bundle of the batch shares.
+#[derive(Clone)]
+pub struct BundleTemplate {
+    /// Organization, run id, container, SHA-512 choice; the id, route and previous bundle are
+    /// set per account.
+    pub writer: WriterOptions,
+    pub key: Arc<SecretKey>,
+    pub timestamp: Option<TimestampOptions>,
+}
+
+/// How a batch runs.
+#[derive(Clone)]
+pub struct BatchOptions {
+    /// Concurrent accounts in this process.
+    pub workers: usize,
+    /// Names this process's workers in leases and the audit trail (`<prefix>-w<n>`).
+    pub worker_prefix: String,
+    pub lease: Duration,
+    pub heartbeat_every: StdDuration,
+    /// How often an idle worker looks for work again.
+    pub idle_poll: StdDuration,
+    /// An idle worker waits for work due within this long, then stops.
+    pub linger: Duration,
+    pub backoff: Backoff,
+    /// Only these platforms (all when `None`).
+    pub platforms: Option<Vec<Platform>>,
+    /// Local folder for bundles being written (hidden partial files) before upload.
+    pub scratch: PathBuf,
+    pub bundle: BundleTemplate,
+}
+
+impl BatchOptions {
+    pub fn new(scratch: PathBuf, bundle: BundleTemplate) -> BatchOptions {
+        BatchOptions {
+            workers: 4,
+            worker_prefix: default_worker_prefix(),
+            lease: Duration::minutes(5),
+            heartbeat_every: StdDuration::from_secs(60),
+            idle_poll: StdDuration::from_secs(2),
+            linger: Duration::minutes(15),
+            backoff: Backoff::default(),
+            platforms: None,
+            scratch,
+            bundle,
+        }
+    }
+}
+
+/// `<host>-<pid>`: distinct for every process of a scale-out run.
+pub fn default_worker_prefix() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+/// Live figures of one platform in this process, for progress bars.
+#[derive(Debug, Default)]
+pub struct PlatformProgress {
+    pub started: AtomicU64,
+    pub done: AtomicU64,
+    pub failed: AtomicU64,
+    pub retry: AtomicU64,
+    pub deferred: AtomicU64,
+    /// Results rejected because the lease had been taken over.
+    pub stale: AtomicU64,
+    /// Bytes of the bundles uploaded.
+    pub bytes: AtomicU64,
+    pub items: AtomicU64,
+}
+
+/// Live figures of this process's workers, read by the CLI's progress bars.
+#[derive(Debug, Default)]
+pub struct Progress {
+    platforms: [PlatformProgress; 5],
+    /// Bytes written so far by each capture in flight.
+    live: Mutex<HashMap<String, (Platform, Arc<AtomicU64>)>>,
+}
+
+impl Progress {
+    pub fn platform(&self, platform: Platform) -> &PlatformProgress {
+        let i = Platform::ALL
+            .iter()
+            .position(|p| *p == platform)
+            .unwrap_or(0);
+        &self.platforms[i]
+    }
+
+    /// Bytes written by the platform's captures still in flight.
+    pub fn live_bytes(&self, platform: Platform) -> u64 {
+        let live = self.live.lock().expect("progress lock");
+        live.values()
+            .filter(|(p, _)| *p == platform)
+            .map(|(_, b)| b.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Captures in flight per platform.
+    pub fn running(&self, platform: Platform) -> usize {
+        let live = self.live.lock().expect("progress lock");
+        live.values().filter(|(p, _)| *p == platform).count()
+    }
+
+    fn track(&self, key: &str, platform: Platform, bytes: Arc<AtomicU64>) {
+        let mut live = self.live.lock().expect("progress lock");
+        live.insert(key.to_owned(), (platform, bytes));
+    }
+
+    fn untrack(&self, key: &str) {
+        self.live.lock().expect("progress lock").remove(key);
+    }
+}
+
+/// What one process's batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    pub claimed: u64,
+    pub done: u64,
+    pub failed: u64,
+    pub retry: u64,
+    pub deferred: u64,
+    pub stale: u64,
+    /// Set when the workers stopped with accounts still waiting (retries, deferrals, blocked
+    /// platforms, other workers' leases): when the next of them is due.
+    pub next_due: Option<OffsetDateTime>,
+    pub interrupted: bool,
+}
+
+/// A batch could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("scratch folder {path}: {source}")]
+    Scratch {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Everything a worker shares with the others.
+struct Shared {
+    store: Arc<dyn StateStore>,
+    target: Arc<dyn BundleTarget>,
+    sources: Arc<dyn Sources>,
+    opts: BatchOptions,
+    progress: Arc<Progress>,
+    stop: watch::Receiver<bool>,
+}
+
+/// How one claimed account ended, in this worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Done,
+    Retry,
+    Failed,
+    Deferred,
+    Stale,
+    Interrupted,
+}
+
+/// Runs `opts.workers` workers until nothing is left to do (or nothing due within
+/// `opts.linger`), or until `stop` turns true (accounts in flight are then put back,
+/// claimable at once, and their partial bundles removed).
+pub async fn run_batch(
+    store: Arc<dyn StateStore>,
+    target: Arc<dyn BundleTarget>,
+    sources: Arc<dyn Sources>,
+    opts: BatchOptions,
+    progress: Arc<Progress>,
+    stop: watch::Receiver<bool>,
+) -> Result<BatchReport, BatchError> {
+    std::fs::create_dir_all(&opts.scratch).map_err(|source| BatchError::Scratch {
+        path: opts.scratch.display().to_string(),
+        source,
+    })?;
+    let shared = Arc::new(Shared {
+        store,
+        target,
+        sources,
+        opts,
+        progress,
+        stop,
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..shared.opts.workers.max(1) {
+        let shared = Arc::clone(&shared);
+        tasks.spawn(async move {
+            let name = format!("{}-w{n}", shared.opts.worker_prefix);
+            worker(&shared, &name).await
+        });
+    }
+    let mut report = BatchReport::default();
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(r)) => {
+                report.claimed += r.claimed;
+                report.done += r.done;
+                report.failed += r.failed;
+                report.retry += r.retry;
+                report.deferred += r.deferred;
+                report.stale += r.stale;
+                report.interrupted |= r.interrupted;
+                report.next_due = match (report.next_due, r.next_due) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            Ok(Err(e)) => {
+                if first_error.is_none() {
+                    first_error = Some(e);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "a batch worker panicked"),
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+async fn worker(shared: &Shared, name: &str) -> Result<BatchReport, BatchError> {
+    let mut report = BatchReport::default();
+    let platforms = shared.opts.platforms.as_deref();
+    let mut stop = shared.stop.clone();
+    loop {
+        if *stop.borrow() {
+            report.interrupted = true;
+            break;
+        }
+        let now = OffsetDateTime::now_utc();
+        let claim =
+            retry_state(|| shared.store.claim(name, platforms, now, shared.opts.lease)).await?;
+        let Some(claim) = claim else {
+            let next = shared.store.next_due(platforms, now).await?;
+            match next {
+                None => break,
+                Some(due) if due > now + shared.opts.linger => {
+                    report.next_due = Some(due);
+                    break;
+                }
+                Some(due) => {
+                    let wait = (due - now)
+                        .try_into()
+                        .unwrap_or(StdDuration::ZERO)
+                        .clamp(StdDuration::from_millis(50), shared.opts.idle_poll);
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        _ = stop.changed() => {}
+                    }
+                    continue;
+                }
+            }
+        };
+        report.claimed += 1;
+        let ended = process(shared, name, &claim).await?;
+        let p = shared.progress.platform(claim.platform);
+        match ended {
+            Ended::Done => {
+                report.done += 1;
+                p.done.fetch_add(1, Ordering::Relaxed);
+            }
+            Ended::Retry => {
+                report.retry += 1;
+                p.retry.fetch_add(1, Ordering::Relaxed);
+            }
+            Ended::Failed => {
+                report.failed += 1;
+                p.failed.fetch_add(1, Ordering::Relaxed);
+            }
+            Ended::Deferred => {
+                report.deferred += 1;
+                p.deferred.fetch_add(1, Ordering::Relaxed);
+            }
+            Ended::Stale => {
+                report.stale += 1;
+                p.stale.fetch_add(1, Ordering::Relaxed);
+            }
+            Ended::Interrupted => {
+                report.interrupted = true;
+                break;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Repeats a state call a few times while the store answers with a retryable error (a busy
+/// database, a dropped connection), so a short outage does not end the batch.
+async fn retry_state<T, F, Fut>(mut call: F) -> Result<T, StateError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StateError>>,
+{
+    let mut attempt = 0_u32;
+    loop {
+        match call().await {
+            Err(e) if e.is_retryable() && attempt < 5 => {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, "state store call failed; retrying");
+                tokio::time::sleep(StdDuration::from_millis(200 << attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One claimed account, from opening its source to recording the result.
+async fn process(shared: &Shared, worker: &str, claim: &Claim) -> Result<Ended, BatchError> {
+    shared
+        .progress
+        .platform(claim.platform)
+        .started
+        .fetch_add(1, Ordering::Relaxed);
+    let mut stop = shared.stop.clone();
+    let work = capture_and_store(shared, worker, claim);
+    let heartbeat = keep_lease(shared, claim);
+    let result = tokio::select! {
+        r = work => r,
+        lost = heartbeat => {
+            tracing::warn!(key = claim.key, worker, "lease lost ({lost}); capture abandoned");
+            Ok(Ended::Stale)
+        }
+        _ = stop.changed() => {
+            // Put the account back at once (its partial bundle was dropped with the capture).
+            let now = OffsetDateTime::now_utc();
+            match shared.store.defer(&claim.key, claim.fence, now, "interrupted", now).await {
+                Ok(()) | Err(StateError::Fenced { .. }) => {}
+                Err(e) => tracing::warn!(key = claim.key, error = %e, "could not release the account"),
+            }
+            Ok(Ended::Interrupted)
+        }
+    };
+    shared.progress.untrack(&claim.key);
+    result
+}
+
+/// Heartbeats the lease until it is lost; returns why.
+async fn keep_lease(shared: &Shared, claim: &Claim) -> String {
+    loop {
+        tokio::time::sleep(shared.opts.heartbeat_every).await;
+        let now = OffsetDateTime::now_utc();
+        match shared
+            .store
+            .heartbeat(&claim.key, claim.fence, now, shared.opts.lease)
+            .await
+        {
+            Ok(_) => {}
+            Err(e @ (StateError::Fenced { .. } | StateError::UnknownAccount { .. })) => {
+                return e.to_string();
+            }
+            // A busy or unreachable store: keep capturing; the completion will tell.
+            Err(e) => tracing::warn!(key = claim.key, error = %e, "heartbeat failed"),
+        }
+    }
+}
+
+#[allow(clippy::too_many_lines)] // one account's whole path, kept in one readable sequence
+async fn capture_and_store(
+    shared: &Shared,
+    worker: &str,
+    claim: &Claim,
+) -> Result<Ended, BatchError> {
+    let store = shared.store.as_ref();
+    let opts = &shared.opts;
+    let previous = retry_state(|| store.last_bundle(&claim.key)).await?;
+
+    let opened = match shared.sources.open(claim).await {
+        Ok(o) => o,
+        Err(e) => {
+            let failure = Failure {
+                kind: e.kind.to_owned(),
+                message: e.message,
+                disposition: opts.backoff.disposition(
+                    claim.attempt,
+                    e.retryable,
+                    OffsetDateTime::now_utc(),
+                ),
+            };
+            return record_failure(shared, claim, &failure).await;
+        }
+    };
+    let Opened {
+        mut source,
+        fallback_account,
+    } = opened;
+
+    let start = OffsetDateTime::now_utc();
+    let placeholder = AccountId::new("pending").expect("valid id");
+    let mut writer = opts.bundle.writer.clone();
+    writer.id = BundleId::new(claim.platform, placeholder, start);
+    writer.route = source.route();
+    writer.previous = previous
+        .as_ref()
+        .and_then(|b| b.tag_manifest_sha256.as_deref())
+        .and_then(|hex| hex.parse::<ContentId>().ok());
+    let scratch = opts.scratch.join(worker);
+    if let Err(source) = std::fs::create_dir_all(&scratch) {
+        return Err(BatchError::Scratch {
+            path: scratch.display().to_string(),
+            source,
+        });
+    }
+    let account_opts = AccountOptions {
+        output_dir: scratch,
+        writer,
+        key: Arc::clone(&opts.bundle.key),
+        timestamp: opts.bundle.timestamp.clone(),
+        capture_start: start,
+        fallback_account,
+        publish_partial: claim.attempt >= opts.backoff.max_attempts,
+    };
+    let progress = &shared.progress;
+    let outcome = capture_account(source.as_mut(), account_opts, |sink| {
+        progress.track(&claim.key, claim.platform, Arc::clone(&sink.bytes));
+    })
+    .await;
+    drop(source);
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => return record_fetch_error(shared, claim, &e).await,
+    };
+    let Some(published) = outcome.published else {
+        let e = FetchError::Sink("the capture published no bundle".into());
+        return record_fetch_error(shared, claim, &e).await;
+    };
+
+    // The bundle as written must verify before it leaves this machine.
+    let verify_opts = VerifyOptions {
+        keys: vec![opts.bundle.key.public_key()],
+        hash_threads: 1,
+        ..VerifyOptions::default()
+    };
+    let path = published.path.clone();
+    let verified = tokio::task::spawn_blocking(move || verify::verify_path(&path, &verify_opts))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    match verified {
+        Ok(report) if report.valid => {}
+        Ok(report) => {
+            let detail = report.findings.first().map_or_else(String::new, |f| {
+                format!(": {} {}", f.code.as_str(), f.message)
+            });
+            let _ = std::fs::remove_file(&published.path);
+            let failure = Failure {
+                kind: "bundle_invalid".into(),
+                message: format!("the bundle just written does not verify{detail}"),
+                disposition: opts.backoff.disposition(claim.attempt, true, start),
+            };
+            return record_failure(shared, claim, &failure).await;
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&published.path);
+            let failure = Failure {
+                kind: "bundle_invalid".into(),
+                message: format!("verifying the bundle: {e}"),
+                disposition: opts.backoff.disposition(claim.attempt, true, start),
+            };
+            return record_failure(shared, claim, &failure).await;
+        }
+    }
+
+    let name = published
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("{}.tar.zst", published.bundle_id));
+    let uploaded = match shared.target.publish(&published.path, &name).await {
+        Ok(u) => u,
+        Err(message) => {
+            let _ = std::fs::remove_file(&published.path);
+            let failure = Failure {
+                kind: "store".into(),
+                message,
+                disposition: opts.backoff.disposition(
+                    claim.attempt,
+                    true,
+                    OffsetDateTime::now_utc(),
+                ),
+            };
+            return record_failure(shared, claim, &failure).await;
+        }
+    };
+
+    let completion = Completion {
+        bundle_id: published.bundle_id.to_string(),
+        location: uploaded.location,
+        items: outcome.counts.items,
+        media: outcome.counts.media,
+        gaps: outcome.gaps.len() as u64,
+        bytes: uploaded.bytes,
+        tag_manifest_sha256: Some(published.tagmanifest_sha256.to_hex()),
+        previous_bundle: previous.map(|b| b.bundle_id),
+    };
+    let recorded = retry_state(|| {
+        store.complete(
+            &claim.key,
+            claim.fence,
+            &completion,
+            OffsetDateTime::now_utc(),
+        )
+    })
+    .await;
+    match recorded {
+        Ok(()) => {
+            // The store holds the bundle now; the scratch copy has served its purpose.
+            let _ = std::fs::remove_file(&published.path);
+            let p = shared.progress.platform(claim.platform);
+            p.bytes.fetch_add(completion.bytes, Ordering::Relaxed);
+            p.items.fetch_add(completion.items, Ordering::Relaxed);
+            Ok(Ended::Done)
+        }
+        Err(StateError::Fenced { .. }) => {
+            let _ = std::fs::remove_file(&published.path);
+            tracing::warn!(
+                key = claim.key,
+                worker,
+                "the lease was taken over: this bundle is not recorded"
+            );
+            Ok(Ended::Stale)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What a capture error means for the account.
+async fn record_fetch_error(
+    shared: &Shared,
+    claim: &Claim,
+    e: &FetchError,
+) -> Result<Ended, BatchError> {
+    let now = OffsetDateTime::now_utc();
+    let until = match e {
+        FetchError::Deferred { until, .. } => Some(*until),
+        FetchError::QuotaExhausted { until, .. } => Some(until.unwrap_or(now + Duration::hours(1))),
+        FetchError::RateLimited {
+            until: Some(until), ..
+        } => Some(*until),
+        _ => None,
+    };
+    if let Some(until) = until {
+        let reason = e.to_string();
+        let deferred = retry_state(|| {
+            shared
+                .store
+                .defer(&claim.key, claim.fence, until.max(now), &reason, now)
+        })
+        .await;
+        return match deferred {
+            Ok(()) => Ok(Ended::Deferred),
+            Err(StateError::Fenced { .. }) => Ok(Ended::Stale),
+            Err(e) => Err(e.into()),
+        };
+    }
+    // Storage trouble (a full disk) may clear up; so may the network.
+    let retryable = e.is_retryable() || matches!(e, FetchError::Sink(_));
+    let failure = Failure {
+        kind: e.kind().to_owned(),
+        message: e.to_string(),
+        disposition: shared
+            .opts
+            .backoff
+            .disposition(claim.attempt, retryable, now),
+    };
+    record_failure(shared, claim, &failure).await
+}
+
+async fn record_failure(
+    shared: &Shared,
+    claim: &Claim,
+    failure: &Failure,
+) -> Result<Ended, BatchError> {
+    let recorded = retry_state(|| {
+        shared
+            .store
+            .fail(&claim.key, claim.fence, failure, OffsetDateTime::now_utc())
+    })
+    .await;
+    match recorded {
+        Ok(()) => Ok(match failure.disposition {
+            Disposition::RetryAt(_) => Ended::Retry,
+            Disposition::Permanent => Ended::Failed,
+        }),
+        Err(StateError::Fenced { .. }) => Ok(Ended::Stale),
+        Err(e) => Err(e.into()),
+    }
+}
