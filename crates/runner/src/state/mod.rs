@@ -31,6 +31,7 @@
 //! Every time is passed in by the caller, so lease expiry, backoff and quota blocks are tested
 //! without sleeping.
 
+pub mod postgres;
 pub mod quota;
 pub mod sqlite;
 
@@ -42,6 +43,7 @@ use async_trait::async_trait;
 use model::Platform;
 use time::{Duration, OffsetDateTime};
 
+pub use postgres::{PostgresOptions, PostgresStateStore};
 pub use quota::{Admission, Quota, TokenBucket, WindowQuota};
 pub use sqlite::{SqliteOptions, SqliteStateStore};
 
@@ -53,10 +55,9 @@ pub async fn open(location: &str) -> Result<Arc<dyn StateStore>, StateError> {
         Location::Sqlite(path) => Ok(Arc::new(
             SqliteStateStore::open(std::path::Path::new(&path), SqliteOptions::default()).await?,
         )),
-        Location::Postgres(_) => Err(StateError::Location(format!(
-            "{}: this build has no PostgreSQL engine",
-            redact_location(location)
-        ))),
+        Location::Postgres(url) => Ok(Arc::new(
+            PostgresStateStore::open(&url, PostgresOptions::default()).await?,
+        )),
     }
 }
 

@@ -1061,3 +1061,361 @@ mod sqlite {
         }
     }
 }
+
+/// The PostgreSQL engine, each test in a fresh schema of the database named by
+/// `TAWTHIQ_TEST_POSTGRES` (`.ci/start-postgres.sh` starts a throw-away server and sets it).
+mod postgres {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::{Duration as StdDuration, Instant};
+
+    use runner::state::{PostgresOptions, PostgresStateStore, StateError, StateStore};
+
+    /// The server's URL; `None` (skip) only when CI does not require servers.
+    fn server() -> Option<String> {
+        match std::env::var("TAWTHIQ_TEST_POSTGRES") {
+            Ok(url) if !url.trim().is_empty() => Some(url),
+            _ => {
+                assert!(
+                    std::env::var("TAWTHIQ_REQUIRE_SERVERS").as_deref() != Ok("1"),
+                    "TAWTHIQ_TEST_POSTGRES is not set but TAWTHIQ_REQUIRE_SERVERS=1: start \
+                     PostgreSQL (see .ci/start-postgres.sh)"
+                );
+                None
+            }
+        }
+    }
+
+    /// A schema name no other test (in this or a concurrent run) uses.
+    fn fresh_schema() -> String {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        format!(
+            "tawthiq_test_{}_{nanos}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    fn options(schema: &str) -> PostgresOptions {
+        PostgresOptions {
+            schema: Some(schema.to_owned()),
+            ..PostgresOptions::default()
+        }
+    }
+
+    async fn open(url: &str, schema: &str) -> PostgresStateStore {
+        PostgresStateStore::open(url, options(schema))
+            .await
+            .unwrap_or_else(|e| panic!("open PostgreSQL schema {schema}: {e}"))
+    }
+
+    /// Drops the test's schema (left behind when the test failed, for inspection).
+    async fn drop_schema(store: &PostgresStateStore, schema: &str) {
+        sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.close().await;
+    }
+
+    macro_rules! conformance {
+        ($($check:ident),* $(,)?) => {$(
+            #[tokio::test]
+            async fn $check() {
+                let Some(url) = server() else { return };
+                let schema = fresh_schema();
+                let store = open(&url, &schema).await;
+                super::$check(&store).await;
+                drop_schema(&store, &schema).await;
+            }
+        )*};
+    }
+
+    conformance!(
+        claim_complete_happy_path,
+        no_double_claim,
+        expired_lease_reclaimed_and_stale_worker_fenced,
+        fail_retry_then_permanent,
+        defer_is_not_a_failure,
+        platform_cap,
+        blocked_platform_skipped,
+        upsert_idempotent,
+        audit_trail_order,
+        summary_and_report,
+        unknown_account,
+        quota_bucket_and_window,
+        quota_respects_block,
+    );
+
+    /// 16 handles (own pools), opened at once as workers starting together would, drain 1000
+    /// accounts; then the tables themselves hold exactly one bundle per account.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_drain() {
+        let Some(url) = server() else { return };
+        let schema = fresh_schema();
+        let mut opening = Vec::new();
+        for _ in 0..16 {
+            let (url, schema) = (url.clone(), schema.clone());
+            opening.push(tokio::spawn(async move { open(&url, &schema).await }));
+        }
+        let mut handles: Vec<Arc<dyn StateStore>> = Vec::new();
+        for h in opening {
+            handles.push(Arc::new(h.await.unwrap()));
+        }
+        super::concurrent_drain(handles, 1000).await;
+
+        let store = open(&url, &schema).await;
+        let (rows, keys): (i64, i64) =
+            sqlx::query_as("SELECT count(*), count(DISTINCT key) FROM bundles")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!((rows, keys), (1000, 1000));
+        let (completed, claimed): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE event = 'completed'),
+                    count(*) FILTER (WHERE event = 'claimed')
+             FROM audit_events",
+        )
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!((completed, claimed), (1000, 1000));
+        // Sixteen concurrent openers applied each migration once.
+        let versions: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(versions, [1, 2]);
+        drop_schema(&store, &schema).await;
+    }
+
+    /// The concurrency cap holds under concurrent claimers on separate connections: in each
+    /// round, 16 handles claim from a platform capped at 3 at the same instant (the previous
+    /// round's leases have expired); exactly 3 get an account every time.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn cap_holds_under_concurrent_claims() {
+        use model::Platform;
+        use tokio::sync::Barrier;
+        const CLAIMERS: usize = 16;
+        const ROUNDS: i32 = 10;
+        let Some(url) = server() else { return };
+        let schema = fresh_schema();
+        let first = open(&url, &schema).await;
+        first
+            .upsert_accounts(&super::specs(Platform::X, 100), super::T0)
+            .await
+            .unwrap();
+        first
+            .set_platform_cap(Platform::X, Some(3), super::T0)
+            .await
+            .unwrap();
+        let barrier = Arc::new(Barrier::new(CLAIMERS));
+        let mut tasks = Vec::new();
+        for i in 0..CLAIMERS {
+            let store = open(&url, &schema).await;
+            // A live connection, so that no claimer starts late by connecting.
+            store.summary().await.unwrap();
+            let barrier = Arc::clone(&barrier);
+            tasks.push(tokio::spawn(async move {
+                let mut per_round = Vec::new();
+                for round in 0..ROUNDS {
+                    let now = super::T0 + super::LEASE * round;
+                    barrier.wait().await;
+                    let claim = store
+                        .claim(&format!("w{i}"), None, now, super::LEASE)
+                        .await
+                        .unwrap();
+                    per_round.push(usize::from(claim.is_some()));
+                }
+                store.close().await;
+                per_round
+            }));
+        }
+        let mut claimed = vec![0; usize::try_from(ROUNDS).unwrap()];
+        for t in tasks {
+            for (round, n) in t.await.unwrap().into_iter().enumerate() {
+                claimed[round] += n;
+            }
+        }
+        assert!(
+            claimed.iter().all(|&n| n == 3),
+            "claims per round with a cap of 3: {claimed:?}"
+        );
+        drop_schema(&first, &schema).await;
+    }
+
+    /// Concurrent takers of one shared token bucket get exactly its burst between them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn quota_shared_by_concurrent_takers() {
+        use model::Platform;
+        use runner::state::{Admission, Quota, TokenBucket};
+        let Some(url) = server() else { return };
+        let schema = fresh_schema();
+        let first = open(&url, &schema).await;
+        let quota = Quota {
+            bucket: Some(TokenBucket {
+                per_second: 0.001,
+                burst: 20,
+            }),
+            window: None,
+        };
+        first
+            .set_platform_quota(Platform::Youtube, &quota, super::T0)
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let store = open(&url, &schema).await;
+            tasks.push(tokio::spawn(async move {
+                let mut granted = 0;
+                for _ in 0..10 {
+                    if store
+                        .take_quota(Platform::Youtube, 1, super::T0)
+                        .await
+                        .unwrap()
+                        == Admission::Granted
+                    {
+                        granted += 1;
+                    }
+                }
+                store.close().await;
+                granted
+            }));
+        }
+        let mut granted = 0;
+        for t in tasks {
+            granted += t.await.unwrap();
+        }
+        assert_eq!(granted, 20, "8 × 10 takers of a burst of 20");
+        drop_schema(&first, &schema).await;
+    }
+
+    /// A schema written by a newer tawthiq is refused, not silently used.
+    #[tokio::test]
+    async fn newer_schema_refused() {
+        let Some(url) = server() else { return };
+        let schema = fresh_schema();
+        let store = open(&url, &schema).await;
+        sqlx::query("INSERT INTO schema_migrations VALUES (999, 'future', 0)")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let err = PostgresStateStore::open(&url, options(&schema))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StateError::Corrupt(_)), "{err:?}");
+        assert!(err.to_string().contains("newer"), "{err}");
+        drop_schema(&store, &schema).await;
+    }
+
+    /// The audit trail cannot be rewritten through SQL either.
+    #[tokio::test]
+    async fn audit_events_append_only() {
+        let Some(url) = server() else { return };
+        let schema = fresh_schema();
+        let store = open(&url, &schema).await;
+        super::claim_complete_happy_path(&store).await;
+        for sql in [
+            "UPDATE audit_events SET event = 'x'",
+            "DELETE FROM audit_events",
+            "TRUNCATE audit_events",
+        ] {
+            let err = sqlx::query(sql).execute(store.pool()).await.unwrap_err();
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
+        assert_eq!(
+            store.events("x:acct00000").await.unwrap().len(),
+            2,
+            "the trail is intact"
+        );
+        drop_schema(&store, &schema).await;
+    }
+
+    /// `state::open` reaches the PostgreSQL engine from a `--state` URL (here with the test's
+    /// schema as a connection option, so it stays out of the database's public schema).
+    #[tokio::test]
+    async fn open_by_location() {
+        use model::Platform;
+        let Some(url) = server() else { return };
+        let schema = fresh_schema();
+        let first = open(&url, &schema).await;
+        first
+            .upsert_accounts(&super::specs(Platform::Snapchat, 2), super::T0)
+            .await
+            .unwrap();
+        let mut located = url::Url::parse(&url).unwrap();
+        located
+            .query_pairs_mut()
+            .append_pair("options[search_path]", &schema);
+        let store = runner::state::open(located.as_str()).await.unwrap();
+        assert_eq!(store.summary().await.unwrap().counts().pending, 2);
+        drop_schema(&first, &schema).await;
+    }
+
+    /// Wrong credentials: an `Open` error naming the server, never the password.
+    #[tokio::test]
+    async fn bad_password_not_leaked() {
+        let Some(url) = server() else { return };
+        let mut wrong = url::Url::parse(&url).unwrap();
+        wrong.set_password(Some("wrong-secret-pw")).unwrap();
+        let err = PostgresStateStore::open(wrong.as_str(), options(&fresh_schema()))
+            .await
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, StateError::Open { .. }), "{err:?}");
+        assert!(!message.contains("wrong-secret-pw"), "{message}");
+        assert!(!format!("{err:?}").contains("wrong-secret-pw"), "{err:?}");
+        assert!(message.contains(wrong.host_str().unwrap()), "{message}");
+        assert!(!err.is_retryable());
+    }
+
+    /// An unreachable server fails fast with an `Open` error naming the host, never the
+    /// password. Needs no server: always runs.
+    #[tokio::test]
+    async fn unreachable_server_fails_fast_without_leaking_the_password() {
+        let started = Instant::now();
+        let err = PostgresStateStore::open(
+            "postgres://tawthiq:secretpw@127.0.0.1:1/x",
+            PostgresOptions {
+                connect_timeout: StdDuration::from_secs(3),
+                ..PostgresOptions::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(started.elapsed() < StdDuration::from_secs(5));
+        let message = err.to_string();
+        assert!(matches!(err, StateError::Open { .. }), "{err:?}");
+        assert!(message.contains("127.0.0.1"), "{message}");
+        assert!(!message.contains("secretpw"), "{message}");
+        assert!(!format!("{err:?}").contains("secretpw"), "{err:?}");
+
+        // Through `--state` too, with a URL sqlx cannot parse, and a password parameter.
+        for location in [
+            "postgres://tawthiq:secretpw@127.0.0.1:notaport/x",
+            "postgres://127.0.0.1:1/x?user=tawthiq&password=secretpw",
+        ] {
+            let err = runner::state::open(location).await.unwrap_err();
+            assert!(matches!(err, StateError::Open { .. }), "{err:?}");
+            assert!(err.to_string().contains("127.0.0.1"), "{err}");
+            assert!(!err.to_string().contains("secretpw"), "{err}");
+            assert!(!format!("{err:?}").contains("secretpw"), "{err:?}");
+        }
+        // A bad schema name is refused before any connection.
+        let err = PostgresStateStore::open(
+            "postgres://tawthiq:secretpw@127.0.0.1:1/x",
+            PostgresOptions {
+                schema: Some("Robert'); DROP TABLE x;--".into()),
+                ..PostgresOptions::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, StateError::Location(_)), "{err:?}");
+    }
+}

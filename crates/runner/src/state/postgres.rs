@@ -1,0 +1,1535 @@
+//! The scale-out engine: one PostgreSQL database shared by workers on many machines, through
+//! sqlx. Same tables, columns and semantics as [`super::sqlite`] (times are BIGINT Unix
+//! milliseconds), same contracts, same conformance suite.
+//!
+//! # Decisions
+//!
+//! - **Transactions.** Every write is one `READ COMMITTED` transaction. A rejected stale worker
+//!   is an *inner* error: the transaction commits (keeping its `rejected_stale` audit row) and
+//!   then the error is returned, exactly as in the SQLite engine.
+//! - **Claims** use the standard queue pattern, `SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1`:
+//!   an expired lease first (oldest first), then, platform by platform from the least loaded, a
+//!   due `retry`/`deferred` account, then a `pending` one. Concurrent claimers skip each other's
+//!   rows instead of queueing on them, and a row committed by another claimer meanwhile is
+//!   re-checked by PostgreSQL against the `WHERE` clause before it is returned.
+//! - **Concurrency caps** need a count, and counts do not lock: two claimers could each see
+//!   `cap - 1` running and both claim. So a claim of a *capped* platform locks that platform's
+//!   `quotas` row (`FOR UPDATE`) after picking its account and re-counts live leases under the
+//!   lock; at the cap, the transaction ends without writing and the claim starts over without
+//!   that platform. Claims of uncapped platforms take no platform lock. Lock order is always
+//!   account row, then one `quotas` row; nothing that holds a `quotas` row waits for an account
+//!   row, so these locks cannot deadlock.
+//! - **Per-account order.** Every transition locks the account row first (`FOR UPDATE`), so the
+//!   audit ids of one account (drawn from a sequence) follow its commit order, and a repeated
+//!   completion racing the first one sees it committed and is accepted as the no-op it is.
+//! - **Quotas** (`set_platform_quota`, `take_quota`) lock the platform's `quotas` row and reuse
+//!   [`Budget`], so both engines share one budget arithmetic.
+//! - **Retries.** Serialization failures (SQLSTATE 40001), deadlocks (40P01) and lock timeouts
+//!   (55P03, after [`PostgresOptions::lock_timeout`]) roll the transaction back; it is retried
+//!   with a growing pause, then surfaces as [`StateError::Busy`].
+//! - **Migrations** run at open, one transaction per migration, each under
+//!   `pg_advisory_xact_lock(MIGRATION_LOCK)`, so processes opening at once apply each migration
+//!   exactly once; a database whose schema is newer than this binary is refused.
+//! - **Schemas.** [`PostgresOptions::schema`] sets `search_path` as a connection startup option
+//!   (every pooled connection gets it), and the schema is created if missing: tests and separate
+//!   deployments can share one database.
+//! - **Secrets.** Errors name the location through [`redact_location`]; sqlx's own messages
+//!   (refused connection, failed authentication) never contain the password.
+
+use std::fmt::Write as _;
+use std::str::FromStr;
+use std::time::Duration as StdDuration;
+
+use async_trait::async_trait;
+use model::Platform;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{ConnectOptions, Connection, Postgres, Row};
+use time::{Duration, OffsetDateTime};
+
+use super::quota::{Budget, Quota, TokenBucket, WindowQuota, describe_quota};
+use super::{
+    AccountReport, AccountSpec, AccountState, Admission, AuditEvent, BundleRecord, Claim,
+    Completion, Disposition, EventKind, Failure, Fence, PlatformSummary, StateError, StateStore,
+    Summary, from_millis, redact_location, to_millis,
+};
+
+/// Schema migrations of the PostgreSQL dialect, applied in order; see [`PostgresStateStore::open`].
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "quota budgets",
+        include_str!("../../migrations/postgres/0002_quota_budgets.sql"),
+    ),
+];
+
+/// Advisory lock key serialising migrations of every tawthiq process on one database
+/// (`"tawthiq"` in ASCII).
+const MIGRATION_LOCK: i64 = 0x0074_6177_7468_6971;
+
+/// How a [`PostgresStateStore`] connects.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// Pooled connections per handle (one per concurrently writing task, plus readers).
+    pub max_connections: u32,
+    /// How long opening waits for the server to accept the first connection.
+    pub connect_timeout: StdDuration,
+    /// Schema holding the tables (created if missing); `None` keeps the server's `search_path`.
+    /// Lower-case letters, digits and `_`.
+    pub schema: Option<String>,
+    /// How long a statement waits for a row lock before the transaction is retried.
+    pub lock_timeout: StdDuration,
+    /// How many times a transaction that hit a deadlock, serialization failure or lock timeout
+    /// is retried before [`StateError::Busy`].
+    pub busy_retries: u32,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            max_connections: 5,
+            connect_timeout: StdDuration::from_secs(10),
+            schema: None,
+            lock_timeout: StdDuration::from_secs(5),
+            busy_retries: 20,
+        }
+    }
+}
+
+/// [`StateStore`] on a PostgreSQL database. Cheap to share (`Arc`); any number of handles, in
+/// one process or on many machines, may open the same database.
+#[derive(Debug)]
+pub struct PostgresStateStore {
+    pool: PgPool,
+    options: PostgresOptions,
+}
+
+/// Runs `$body` (a future over `$conn: &mut PgConnection` yielding
+/// `Result<Result<T, StateError>, StateError>`) in a transaction started by `$begin`. An outer
+/// error rolls back; an inner one (a rejected stale worker) is committed, so its audit row
+/// stays, and then returned. Deadlocks, serialization failures and lock timeouts are retried.
+macro_rules! retry_tx {
+    ($retries:expr, $begin:expr, |$conn:ident| $body:expr) => {{
+        let max_retries: u32 = $retries;
+        let mut retries = 0_u32;
+        loop {
+            let attempt: Result<_, StateError> = async {
+                let mut tx = $begin.await.map_err(db)?;
+                let outcome = {
+                    let $conn: &mut PgConnection = &mut tx;
+                    $body.await?
+                };
+                tx.commit().await.map_err(db)?;
+                Ok(outcome)
+            }
+            .await;
+            match attempt {
+                Err(StateError::Busy(e)) if retries < max_retries => {
+                    retries += 1;
+                    tracing::debug!(retries, error = %e, "state store busy, retrying");
+                    tokio::time::sleep(busy_pause(retries)).await;
+                }
+                Err(e) => break Err(e),
+                Ok(outcome) => break outcome,
+            }
+        }
+    }};
+}
+
+/// [`retry_tx!`] on a pooled connection of `$store`.
+macro_rules! write_tx {
+    ($store:expr, |$conn:ident| $body:expr) => {{
+        let store: &PostgresStateStore = $store;
+        retry_tx!(store.options.busy_retries, store.pool.begin(), |$conn| {
+            $body
+        })
+    }};
+}
+
+impl PostgresStateStore {
+    /// Connects to the database at `url` (`postgres://USER:PASSWORD@HOST:PORT/DB?...`) and
+    /// brings its schema up to date. Several processes may open the same database at once.
+    ///
+    /// An unreachable server, refused credentials or a bad URL give [`StateError::Open`] naming
+    /// the location with its password redacted.
+    pub async fn open(url: &str, options: PostgresOptions) -> Result<Self, StateError> {
+        let location = redacted(url);
+        let open_error = |source| StateError::Open {
+            location: location.clone(),
+            source,
+        };
+        let mut startup = vec![(
+            "lock_timeout",
+            format!("{}ms", options.lock_timeout.as_millis().max(1)),
+        )];
+        if let Some(schema) = &options.schema {
+            check_schema_name(schema)?;
+            startup.push(("search_path", schema.clone()));
+        }
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(open_error)?
+            .application_name("tawthiq")
+            .options(startup);
+
+        // One connection first, under our own deadline: an unreachable server answers with its
+        // real cause (refused, unknown host, bad password) instead of a pool timeout, and the
+        // migrations run on it.
+        let mut conn = match tokio::time::timeout(options.connect_timeout, connect.connect()).await
+        {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(source)) => return Err(open_error(source)),
+            Err(_) => {
+                return Err(open_error(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "no answer from {}:{} within {} s",
+                        connect.get_host(),
+                        connect.get_port(),
+                        options.connect_timeout.as_secs_f32()
+                    ),
+                ))));
+            }
+        };
+        let migrated = migrate(&mut conn, options.schema.as_deref(), options.busy_retries).await;
+        // The connection is not needed any more; a failure to close it politely changes nothing.
+        let _ = conn.close().await;
+        migrated?;
+
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .min_connections(0)
+            .acquire_timeout(options.connect_timeout.max(StdDuration::from_secs(30)))
+            .connect_lazy_with(connect);
+        Ok(PostgresStateStore { pool, options })
+    }
+
+    /// Closes the pooled connections (waits for those in use).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The underlying pool, for tests and tools that inspect the database directly.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// `url` for messages, without its password: [`redact_location`] for a well-formed URL, and
+/// also a `password=` query parameter (libpq syntax, which sqlx accepts) or the password of a
+/// URL that does not parse (a typo in the port must not print the password).
+fn redacted(url: &str) -> String {
+    let hide_query = |s: &str| match s.split_once('?') {
+        Some((before, query)) if query.to_ascii_lowercase().contains("password") => {
+            format!("{before}?REDACTED")
+        }
+        _ => s.to_owned(),
+    };
+    if url::Url::parse(url).is_ok() {
+        return hide_query(&redact_location(url));
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(an unparseable PostgreSQL URL)".to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:REDACTED@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    hide_query(&format!("{scheme}://{authority}{tail}"))
+}
+
+/// Schema names go into a startup option and a `CREATE SCHEMA`: plain lower-case identifiers
+/// only, so neither needs quoting rules.
+fn check_schema_name(schema: &str) -> Result<(), StateError> {
+    let mut chars = schema.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && schema.len() <= 63;
+    if valid {
+        Ok(())
+    } else {
+        Err(StateError::Location(format!(
+            "PostgreSQL schema {schema:?}: use at most 63 lower-case letters, digits and _, \
+             not starting with a digit"
+        )))
+    }
+}
+
+/// Pause before busy retry `n`: 10 ms doubling to 640 ms.
+fn busy_pause(n: u32) -> StdDuration {
+    StdDuration::from_millis(10 << n.min(7).saturating_sub(1))
+}
+
+/// Serialization failure, deadlock, or lock timeout: the transaction was rolled back and may
+/// simply be run again.
+fn is_busy(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(sqlx::error::DatabaseError::code)
+        .is_some_and(|code| matches!(code.as_ref(), "40001" | "40P01" | "55P03"))
+}
+
+fn db(e: sqlx::Error) -> StateError {
+    if is_busy(&e) {
+        StateError::Busy(e)
+    } else {
+        StateError::Database(e)
+    }
+}
+
+fn to_i64(n: u64, what: &str) -> Result<i64, StateError> {
+    i64::try_from(n).map_err(|_| StateError::Corrupt(format!("{what} {n} is out of range")))
+}
+
+fn to_u64(n: i64, what: &str) -> Result<u64, StateError> {
+    u64::try_from(n).map_err(|_| StateError::Corrupt(format!("{what} {n} is negative")))
+}
+
+fn lease_end(now: OffsetDateTime, lease: Duration) -> i64 {
+    to_millis(now).saturating_add(i64::try_from(lease.whole_milliseconds()).unwrap_or(i64::MAX))
+}
+
+fn get<'r, T>(row: &'r PgRow, col: &str) -> Result<T, StateError>
+where
+    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+{
+    row.try_get(col).map_err(db)
+}
+
+fn get_u64(row: &PgRow, col: &str) -> Result<u64, StateError> {
+    to_u64(get::<i64>(row, col)?, col)
+}
+
+fn get_time(row: &PgRow, col: &str) -> Result<Option<OffsetDateTime>, StateError> {
+    get::<Option<i64>>(row, col)?.map(from_millis).transpose()
+}
+
+fn parse_platform(s: &str) -> Result<Platform, StateError> {
+    s.parse()
+        .map_err(|e| StateError::Corrupt(format!("account platform: {e}")))
+}
+
+fn get_platform(row: &PgRow) -> Result<Platform, StateError> {
+    parse_platform(&get::<String>(row, "platform")?)
+}
+
+/// Applies the missing migrations, one transaction each, until the schema is current.
+async fn migrate(
+    conn: &mut PgConnection,
+    schema: Option<&str>,
+    busy_retries: u32,
+) -> Result<(), StateError> {
+    while retry_tx!(busy_retries, conn.begin(), |tx| migrate_step(tx, schema))? {}
+    Ok(())
+}
+
+/// Under the migration lock: refuses a newer schema, else applies the next missing migration.
+/// `Ok(Ok(false))` when there was none.
+async fn migrate_step(
+    conn: &mut PgConnection,
+    schema: Option<&str>,
+) -> Result<Result<bool, StateError>, StateError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    if let Some(schema) = schema {
+        // The name was checked by `check_schema_name`.
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+    }
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version BIGINT PRIMARY KEY NOT NULL,
+             description TEXT NOT NULL,
+             applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    let current: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM schema_migrations")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    let current = current.unwrap_or(0);
+    let latest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > latest {
+        return Err(StateError::Corrupt(format!(
+            "schema version {current} is newer than this tawthiq understands ({latest})"
+        )));
+    }
+    let Some(&(version, description, sql)) = MIGRATIONS.iter().find(|m| m.0 > current) else {
+        return Ok(Ok(false));
+    };
+    let migration_error = |source| StateError::Migration {
+        version,
+        description: description.to_owned(),
+        source,
+    };
+    // A string without arguments goes through the simple-query protocol, which runs several
+    // statements (and `$$` function bodies) in order.
+    sqlx::Executor::execute(&mut *conn, sql)
+        .await
+        .map_err(migration_error)?;
+    sqlx::query(
+        "INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)",
+    )
+    .bind(version)
+    .bind(description)
+    .bind(to_millis(OffsetDateTime::now_utc()))
+    .execute(&mut *conn)
+    .await
+    .map_err(migration_error)?;
+    tracing::info!(version, description, "state store migrated");
+    Ok(Ok(true))
+}
+
+struct Audit<'a> {
+    at: OffsetDateTime,
+    key: Option<&'a str>,
+    worker: Option<&'a str>,
+    event: EventKind,
+    fence: Option<i64>,
+    detail: Option<String>,
+}
+
+async fn audit(conn: &mut PgConnection, a: Audit<'_>) -> Result<(), StateError> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, key, worker, event, fence, detail)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(to_millis(a.at))
+    .bind(a.key)
+    .bind(a.worker)
+    .bind(a.event.as_str())
+    .bind(a.fence)
+    .bind(a.detail)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Locks the account row and returns its current fence and state, or `UnknownAccount`.
+async fn lock_account(conn: &mut PgConnection, key: &str) -> Result<(i64, String), StateError> {
+    sqlx::query_as::<_, (i64, String)>(
+        "SELECT fence, state FROM accounts WHERE key = $1 FOR UPDATE",
+    )
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?
+    .ok_or_else(|| StateError::UnknownAccount {
+        key: key.to_owned(),
+    })
+}
+
+/// Checks that `fence` still holds the running account, whose locked `(fence, state)` is
+/// `current`. On a mismatch, audits the rejection and returns the `Fenced` error to
+/// commit-then-return.
+async fn check_fence(
+    conn: &mut PgConnection,
+    key: &str,
+    fence: Fence,
+    current: (i64, String),
+    action: &str,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    let (current_fence, state) = current;
+    let presented = to_i64(fence.0, "fence")?;
+    if current_fence == presented && state == AccountState::Running.as_str() {
+        return Ok(Ok(()));
+    }
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: Some(key),
+            worker: None,
+            event: EventKind::RejectedStale,
+            fence: Some(presented),
+            detail: Some(format!(
+                "{action} rejected: account is {state} at fence {current_fence}"
+            )),
+        },
+    )
+    .await?;
+    tracing::warn!(key, %fence, current_fence, action, "stale worker rejected");
+    Ok(Err(StateError::Fenced {
+        key: key.to_owned(),
+        presented: fence,
+        current: Fence(to_u64(current_fence, "fence")?),
+    }))
+}
+
+/// Locks the account and checks the fence (see [`check_fence`]).
+async fn lock_and_check_fence(
+    conn: &mut PgConnection,
+    key: &str,
+    fence: Fence,
+    action: &str,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    let current = lock_account(conn, key).await?;
+    check_fence(conn, key, fence, current, action, now).await
+}
+
+async fn upsert_tx(
+    conn: &mut PgConnection,
+    accounts: &[AccountSpec],
+    now: OffsetDateTime,
+) -> Result<Result<u64, StateError>, StateError> {
+    // One statement per chunk: the rows travel as arrays, not one round trip each.
+    let keys: Vec<&str> = accounts.iter().map(|a| a.key.as_str()).collect();
+    let platforms: Vec<&str> = accounts.iter().map(|a| a.platform.as_str()).collect();
+    let names: Vec<&str> = accounts.iter().map(|a| a.account.as_str()).collect();
+    let routes: Vec<Option<&str>> = accounts.iter().map(|a| a.route.as_deref()).collect();
+    let credentials: Vec<Option<&str>> = accounts
+        .iter()
+        .map(|a| a.credential_ref.as_deref())
+        .collect();
+    let added = sqlx::query(
+        "INSERT INTO accounts (key, platform, account, route, credential_ref, updated_at)
+         SELECT k, p, a, r, c, $6
+         FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) AS t (k, p, a, r, c)
+         ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(keys)
+    .bind(platforms)
+    .bind(names)
+    .bind(routes)
+    .bind(credentials)
+    .bind(to_millis(now))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    Ok(Ok(added))
+}
+
+/// A platform a claim may take from, as seen before any platform lock.
+struct Candidate {
+    platform: Platform,
+    capped: bool,
+}
+
+/// Platforms a claim may take from now, least loaded first (`excluded` were found at their cap
+/// by an earlier round of the same claim).
+async fn claimable_platforms(
+    conn: &mut PgConnection,
+    wanted: Option<&[Platform]>,
+    excluded: &[Platform],
+    now_ms: i64,
+) -> Result<Vec<Candidate>, StateError> {
+    let running: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT platform, count(*) FROM accounts
+         WHERE state = 'running' AND lease_until > $1 GROUP BY platform",
+    )
+    .bind(now_ms)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let limits: Vec<(String, Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT platform, max_concurrent, blocked_until FROM quotas")
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+    let mut out: Vec<(i64, Candidate)> = Vec::new();
+    for platform in Platform::ALL {
+        if wanted.is_some_and(|w| !w.contains(&platform)) || excluded.contains(&platform) {
+            continue;
+        }
+        let live = running
+            .iter()
+            .find(|(p, _)| p == platform.as_str())
+            .map_or(0, |r| r.1);
+        let (cap, blocked) = limits
+            .iter()
+            .find(|(p, _, _)| p == platform.as_str())
+            .map_or((None, None), |l| (l.1, l.2));
+        if blocked.is_some_and(|until| until > now_ms) || cap.is_some_and(|cap| live >= cap) {
+            continue;
+        }
+        out.push((
+            live,
+            Candidate {
+                platform,
+                capped: cap.is_some(),
+            },
+        ));
+    }
+    out.sort_by_key(|(live, c)| (*live, c.platform));
+    Ok(out.into_iter().map(|(_, c)| c).collect())
+}
+
+/// The account a claim picked (and locked), before any write.
+struct Picked {
+    key: String,
+    platform: Platform,
+    /// The state it is claimed from, for the audit detail.
+    from: &'static str,
+    /// For an expired lease: the lost worker, its fence and lease end.
+    expired: Option<(Option<String>, i64, i64)>,
+}
+
+/// Locks the next account to claim among `candidates`, in the contract's order.
+async fn pick(
+    conn: &mut PgConnection,
+    candidates: &[Candidate],
+    now_ms: i64,
+) -> Result<Option<Picked>, StateError> {
+    // Expired leases first: their accounts have waited longest, and a crashed worker's account
+    // must not wait for the whole queue to drain.
+    let names: Vec<&str> = candidates.iter().map(|c| c.platform.as_str()).collect();
+    let expired: Option<(String, String, Option<String>, i64, i64)> = sqlx::query_as(
+        "SELECT key, platform, worker, fence, lease_until FROM accounts
+         WHERE state = 'running' AND lease_until <= $1 AND platform = ANY($2)
+         ORDER BY lease_until LIMIT 1
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(now_ms)
+    .bind(names)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    if let Some((key, platform, worker, fence, lease_until)) = expired {
+        return Ok(Some(Picked {
+            key,
+            platform: parse_platform(&platform)?,
+            from: "running (expired lease)",
+            expired: Some((worker, fence, lease_until)),
+        }));
+    }
+
+    // Then, platform by platform from the least loaded, a due retry or deferral, else a
+    // pending account.
+    for c in candidates {
+        let due: Option<(String, String)> = sqlx::query_as(
+            "SELECT key, state FROM accounts
+             WHERE state IN ('retry', 'deferred') AND platform = $1 AND not_before <= $2
+             ORDER BY not_before LIMIT 1
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(c.platform.as_str())
+        .bind(now_ms)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+        if let Some((key, state)) = due {
+            let from = if state == "retry" {
+                "retry"
+            } else {
+                "deferred"
+            };
+            return Ok(Some(Picked {
+                key,
+                platform: c.platform,
+                from,
+                expired: None,
+            }));
+        }
+        let pending: Option<String> = sqlx::query_scalar(
+            "SELECT key FROM accounts WHERE state = 'pending' AND platform = $1
+             LIMIT 1
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(c.platform.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+        if let Some(key) = pending {
+            return Ok(Some(Picked {
+                key,
+                platform: c.platform,
+                from: "pending",
+                expired: None,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// What one round of a claim found.
+enum ClaimRound {
+    Claimed(Claim),
+    Nothing,
+    /// The picked account's platform turned out to be blocked or at its cap once locked:
+    /// nothing was written; claim again without it.
+    Full(Platform),
+}
+
+/// Whether `platform`, its `quotas` row locked for the rest of the transaction, may take one
+/// more live lease at `now_ms`.
+async fn lock_platform_slot(
+    conn: &mut PgConnection,
+    platform: Platform,
+    now_ms: i64,
+) -> Result<bool, StateError> {
+    let limits: Option<(Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT max_concurrent, blocked_until FROM quotas WHERE platform = $1 FOR UPDATE",
+    )
+    .bind(platform.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    let Some((cap, blocked)) = limits else {
+        return Ok(true);
+    };
+    if blocked.is_some_and(|until| until > now_ms) {
+        return Ok(false);
+    }
+    let Some(cap) = cap else {
+        return Ok(true);
+    };
+    // A new statement under READ COMMITTED: it sees every claim committed by the transactions
+    // that held this lock before us.
+    let live: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM accounts
+         WHERE platform = $1 AND state = 'running' AND lease_until > $2",
+    )
+    .bind(platform.as_str())
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(live < cap)
+}
+
+async fn claim_tx(
+    conn: &mut PgConnection,
+    worker: &str,
+    wanted: Option<&[Platform]>,
+    excluded: &[Platform],
+    now: OffsetDateTime,
+    lease: Duration,
+) -> Result<Result<ClaimRound, StateError>, StateError> {
+    let now_ms = to_millis(now);
+    let candidates = claimable_platforms(conn, wanted, excluded, now_ms).await?;
+    if candidates.is_empty() {
+        return Ok(Ok(ClaimRound::Nothing));
+    }
+    let Some(picked) = pick(conn, &candidates, now_ms).await? else {
+        return Ok(Ok(ClaimRound::Nothing));
+    };
+    let capped = candidates
+        .iter()
+        .any(|c| c.platform == picked.platform && c.capped);
+    if capped && !lock_platform_slot(conn, picked.platform, now_ms).await? {
+        return Ok(Ok(ClaimRound::Full(picked.platform)));
+    }
+
+    let key = picked.key;
+    if let Some((old_worker, old_fence, old_lease)) = picked.expired {
+        audit(
+            conn,
+            Audit {
+                at: now,
+                key: Some(&key),
+                worker: old_worker.as_deref(),
+                event: EventKind::LeaseExpiredReclaimed,
+                fence: Some(old_fence),
+                detail: Some(format!(
+                    "lease expired at {}, reclaimed by {worker}",
+                    rfc3339(from_millis(old_lease)?)
+                )),
+            },
+        )
+        .await?;
+    }
+    let lease_until = lease_end(now, lease);
+    let row = sqlx::query(
+        "UPDATE accounts SET state = 'running', fence = fence + 1, worker = $1, lease_until = $2,
+             claims = claims + 1, updated_at = $3
+         WHERE key = $4
+         RETURNING fence, attempts, platform, account, route, credential_ref",
+    )
+    .bind(worker)
+    .bind(lease_until)
+    .bind(now_ms)
+    .bind(&key)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    let fence: i64 = get(&row, "fence")?;
+    let attempts = get_u64(&row, "attempts")?;
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: Some(&key),
+            worker: Some(worker),
+            event: EventKind::Claimed,
+            fence: Some(fence),
+            detail: Some(format!("from {}", picked.from)),
+        },
+    )
+    .await?;
+    Ok(Ok(ClaimRound::Claimed(Claim {
+        platform: get_platform(&row)?,
+        account: get(&row, "account")?,
+        route: get(&row, "route")?,
+        credential_ref: get(&row, "credential_ref")?,
+        attempt: u32::try_from(attempts + 1).unwrap_or(u32::MAX),
+        fence: Fence(to_u64(fence, "fence")?),
+        lease_until: from_millis(lease_until)?,
+        key,
+    })))
+}
+
+async fn heartbeat_tx(
+    conn: &mut PgConnection,
+    key: &str,
+    fence: Fence,
+    now: OffsetDateTime,
+    lease: Duration,
+) -> Result<Result<OffsetDateTime, StateError>, StateError> {
+    let lease_until = lease_end(now, lease);
+    let extended = sqlx::query(
+        "UPDATE accounts SET lease_until = $1, updated_at = $2
+         WHERE key = $3 AND fence = $4 AND state = 'running'",
+    )
+    .bind(lease_until)
+    .bind(to_millis(now))
+    .bind(key)
+    .bind(to_i64(fence.0, "fence")?)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if extended == 1 {
+        return Ok(Ok(from_millis(lease_until)?));
+    }
+    Ok(
+        match lock_and_check_fence(conn, key, fence, "heartbeat", now).await? {
+            // A fence never goes back, so this cannot happen; never report success without
+            // the update.
+            Ok(()) => Err(StateError::Corrupt(format!(
+                "heartbeat of {key} updated no row"
+            ))),
+            Err(e) => Err(e),
+        },
+    )
+}
+
+async fn complete_tx(
+    conn: &mut PgConnection,
+    key: &str,
+    fence: Fence,
+    c: &Completion,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    // Lock first: a repeated completion racing the first one then sees it committed.
+    let current = lock_account(conn, key).await?;
+    let fence_i = to_i64(fence.0, "fence")?;
+    // A repeated completion (the worker lost the first answer) is accepted as a no-op.
+    let already: Option<i64> = sqlx::query_scalar(
+        "SELECT b.id FROM bundles b
+         WHERE b.key = $1 AND b.fence = $2 AND b.bundle_id = $3 AND b.fence = $4",
+    )
+    .bind(key)
+    .bind(fence_i)
+    .bind(&c.bundle_id)
+    .bind(current.0)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    if already.is_some() {
+        return Ok(Ok(()));
+    }
+    if let Err(e) = check_fence(conn, key, fence, current, "completion", now).await? {
+        return Ok(Err(e));
+    }
+    let (items, media, gaps, bytes) = (
+        to_i64(c.items, "items")?,
+        to_i64(c.media, "media")?,
+        to_i64(c.gaps, "gaps")?,
+        to_i64(c.bytes, "bytes")?,
+    );
+    sqlx::query(
+        "INSERT INTO bundles (bundle_id, key, fence, location, items, media, gaps, bytes,
+             tag_manifest_sha512, previous_bundle, completed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&c.bundle_id)
+    .bind(key)
+    .bind(fence_i)
+    .bind(&c.location)
+    .bind(items)
+    .bind(media)
+    .bind(gaps)
+    .bind(bytes)
+    .bind(&c.tag_manifest_sha512)
+    .bind(&c.previous_bundle)
+    .bind(to_millis(now))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    sqlx::query(
+        "UPDATE accounts SET state = 'done', worker = NULL, lease_until = NULL, not_before = NULL,
+             last_error_kind = NULL, last_error = NULL, defer_reason = NULL,
+             bundle_id = $1, location = $2, items = $3, media = $4, gaps = $5, bytes = $6,
+             updated_at = $7
+         WHERE key = $8",
+    )
+    .bind(&c.bundle_id)
+    .bind(&c.location)
+    .bind(items)
+    .bind(media)
+    .bind(gaps)
+    .bind(bytes)
+    .bind(to_millis(now))
+    .bind(key)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    let mut detail = format!(
+        "bundle {} at {}: {} items, {} media, {} gaps, {} bytes",
+        c.bundle_id, c.location, c.items, c.media, c.gaps, c.bytes
+    );
+    if let Some(previous) = &c.previous_bundle {
+        let _ = write!(detail, "; previous {previous}");
+    }
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: Some(key),
+            worker: None,
+            event: EventKind::Completed,
+            fence: Some(fence_i),
+            detail: Some(detail),
+        },
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+async fn fail_tx(
+    conn: &mut PgConnection,
+    key: &str,
+    fence: Fence,
+    f: &Failure,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    if let Err(e) = lock_and_check_fence(conn, key, fence, "failure", now).await? {
+        return Ok(Err(e));
+    }
+    let (state, not_before, event, detail) = match f.disposition {
+        Disposition::RetryAt(at) => (
+            AccountState::Retry,
+            Some(to_millis(at)),
+            EventKind::RetryScheduled,
+            format!("{}: {}; retry at {}", f.kind, f.message, rfc3339(at)),
+        ),
+        Disposition::Permanent => (
+            AccountState::Failed,
+            None,
+            EventKind::Failed,
+            format!("{}: {}; permanent", f.kind, f.message),
+        ),
+    };
+    sqlx::query(
+        "UPDATE accounts SET state = $1, not_before = $2, attempts = attempts + 1,
+             last_error_kind = $3, last_error = $4, worker = NULL, lease_until = NULL,
+             updated_at = $5
+         WHERE key = $6",
+    )
+    .bind(state.as_str())
+    .bind(not_before)
+    .bind(&f.kind)
+    .bind(&f.message)
+    .bind(to_millis(now))
+    .bind(key)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: Some(key),
+            worker: None,
+            event,
+            fence: Some(to_i64(fence.0, "fence")?),
+            detail: Some(detail),
+        },
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+async fn defer_tx(
+    conn: &mut PgConnection,
+    key: &str,
+    fence: Fence,
+    until: OffsetDateTime,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    if let Err(e) = lock_and_check_fence(conn, key, fence, "deferral", now).await? {
+        return Ok(Err(e));
+    }
+    sqlx::query(
+        "UPDATE accounts SET state = 'deferred', not_before = $1, defer_reason = $2,
+             worker = NULL, lease_until = NULL, updated_at = $3
+         WHERE key = $4",
+    )
+    .bind(to_millis(until))
+    .bind(reason)
+    .bind(to_millis(now))
+    .bind(key)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: Some(key),
+            worker: None,
+            event: EventKind::Deferred,
+            fence: Some(to_i64(fence.0, "fence")?),
+            detail: Some(format!("until {}: {reason}", rfc3339(until))),
+        },
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+async fn block_tx(
+    conn: &mut PgConnection,
+    platform: Platform,
+    until: OffsetDateTime,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    sqlx::query(
+        "INSERT INTO quotas (platform, blocked_until, block_reason) VALUES ($1, $2, $3)
+         ON CONFLICT (platform) DO UPDATE
+             SET blocked_until = excluded.blocked_until, block_reason = excluded.block_reason
+             WHERE quotas.blocked_until IS NULL OR quotas.blocked_until < excluded.blocked_until",
+    )
+    .bind(platform.as_str())
+    .bind(to_millis(until))
+    .bind(reason)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: None,
+            worker: None,
+            event: EventKind::PlatformBlocked,
+            fence: None,
+            detail: Some(format!("{platform} until {}: {reason}", rfc3339(until))),
+        },
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+async fn cap_tx(
+    conn: &mut PgConnection,
+    platform: Platform,
+    max_concurrent: Option<u32>,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    sqlx::query(
+        "INSERT INTO quotas (platform, max_concurrent) VALUES ($1, $2)
+         ON CONFLICT (platform) DO UPDATE SET max_concurrent = excluded.max_concurrent",
+    )
+    .bind(platform.as_str())
+    .bind(max_concurrent.map(i64::from))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    let cap = max_concurrent.map_or_else(|| "none".to_owned(), |n| n.to_string());
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: None,
+            worker: None,
+            event: EventKind::PlatformCapSet,
+            fence: None,
+            detail: Some(format!("{platform} max_concurrent {cap}")),
+        },
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+const BUDGET_COLUMNS: &str = "rate_per_sec, burst, tokens, refilled_at, window_ms, window_limit,
+    window_offset_ms, window_start, window_used, blocked_until, block_reason";
+
+fn budget_row(row: &PgRow) -> Result<Budget, StateError> {
+    let rate: Option<f64> = get(row, "rate_per_sec")?;
+    let burst: Option<i64> = get(row, "burst")?;
+    let window_ms: Option<i64> = get(row, "window_ms")?;
+    let window_limit: Option<i64> = get(row, "window_limit")?;
+    let bucket = match (rate, burst) {
+        (Some(per_second), Some(burst)) => Some(TokenBucket {
+            per_second,
+            burst: u32::try_from(burst).unwrap_or(u32::MAX),
+        }),
+        _ => None,
+    };
+    let window = match (window_ms, window_limit) {
+        (Some(ms), Some(limit)) => Some(WindowQuota {
+            length: Duration::milliseconds(ms),
+            limit: to_u64(limit, "window_limit")?,
+            offset: Duration::milliseconds(get(row, "window_offset_ms")?),
+        }),
+        _ => None,
+    };
+    Ok(Budget {
+        quota: Quota { bucket, window },
+        tokens: get(row, "tokens")?,
+        refilled_at_ms: get(row, "refilled_at")?,
+        window_start_ms: get(row, "window_start")?,
+        window_used: to_u64(get(row, "window_used")?, "window_used")?,
+        blocked_until_ms: get(row, "blocked_until")?,
+        block_reason: get(row, "block_reason")?,
+    })
+}
+
+async fn save_budget(
+    conn: &mut PgConnection,
+    platform: Platform,
+    b: &Budget,
+) -> Result<(), StateError> {
+    let window = b.quota.window;
+    sqlx::query(
+        "INSERT INTO quotas (platform, rate_per_sec, burst, tokens, refilled_at, window_ms,
+             window_limit, window_offset_ms, window_start, window_used)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (platform) DO UPDATE SET rate_per_sec = excluded.rate_per_sec,
+             burst = excluded.burst, tokens = excluded.tokens, refilled_at = excluded.refilled_at,
+             window_ms = excluded.window_ms, window_limit = excluded.window_limit,
+             window_offset_ms = excluded.window_offset_ms, window_start = excluded.window_start,
+             window_used = excluded.window_used",
+    )
+    .bind(platform.as_str())
+    .bind(b.quota.bucket.map(|q| q.per_second))
+    .bind(b.quota.bucket.map(|q| i64::from(q.burst.max(1))))
+    .bind(b.tokens)
+    .bind(b.refilled_at_ms)
+    .bind(window.map(|w| i64::try_from(w.length.whole_milliseconds()).unwrap_or(i64::MAX)))
+    .bind(window.map(|w| i64::try_from(w.limit).unwrap_or(i64::MAX)))
+    .bind(window.map_or(0, |w| {
+        i64::try_from(w.offset.whole_milliseconds()).unwrap_or(0)
+    }))
+    .bind(b.window_start_ms)
+    .bind(to_i64(b.window_used, "window_used")?)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// The platform's budget with its `quotas` row locked until the transaction ends, so that
+/// concurrent takers draw from it one after the other.
+async fn lock_budget(
+    conn: &mut PgConnection,
+    platform: Platform,
+) -> Result<Option<Budget>, StateError> {
+    let sql = format!("SELECT {BUDGET_COLUMNS} FROM quotas WHERE platform = $1 FOR UPDATE");
+    let row = sqlx::query(&sql)
+        .bind(platform.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+    row.as_ref().map(budget_row).transpose()
+}
+
+async fn set_quota_tx(
+    conn: &mut PgConnection,
+    platform: Platform,
+    quota: &Quota,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    // Make sure there is a row to lock, so two first-time setters also run one after the other.
+    sqlx::query("INSERT INTO quotas (platform) VALUES ($1) ON CONFLICT (platform) DO NOTHING")
+        .bind(platform.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    let mut budget = Budget::fresh(*quota, now);
+    if let Some(old) = lock_budget(conn, platform).await?
+        && old.quota.window.map(|w| (w.length, w.offset))
+            == quota.window.map(|w| (w.length, w.offset))
+    {
+        budget.window_start_ms = old.window_start_ms;
+        budget.window_used = old.window_used;
+    }
+    save_budget(conn, platform, &budget).await?;
+    audit(
+        conn,
+        Audit {
+            at: now,
+            key: None,
+            worker: None,
+            event: EventKind::PlatformQuotaSet,
+            fence: None,
+            detail: Some(format!("{platform} {}", describe_quota(quota))),
+        },
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+async fn take_quota_tx(
+    conn: &mut PgConnection,
+    platform: Platform,
+    cost: u32,
+    now: OffsetDateTime,
+) -> Result<Result<Admission, StateError>, StateError> {
+    let Some(mut budget) = lock_budget(conn, platform).await? else {
+        return Ok(Ok(Admission::Granted));
+    };
+    let admission = budget.take(cost, now)?;
+    if admission == Admission::Granted {
+        save_budget(conn, platform, &budget).await?;
+    }
+    Ok(Ok(admission))
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+fn bundle_row(row: &PgRow) -> Result<BundleRecord, StateError> {
+    Ok(BundleRecord {
+        bundle_id: get(row, "bundle_id")?,
+        key: get(row, "key")?,
+        fence: Fence(get_u64(row, "fence")?),
+        location: get(row, "location")?,
+        items: get_u64(row, "items")?,
+        media: get_u64(row, "media")?,
+        gaps: get_u64(row, "gaps")?,
+        bytes: get_u64(row, "bytes")?,
+        tag_manifest_sha512: get(row, "tag_manifest_sha512")?,
+        previous_bundle: get(row, "previous_bundle")?,
+        completed_at: from_millis(get(row, "completed_at")?)?,
+    })
+}
+
+fn report_row(row: &PgRow) -> Result<AccountReport, StateError> {
+    let kind: Option<String> = get(row, "last_error_kind")?;
+    let message: Option<String> = get(row, "last_error")?;
+    let last_error = match (kind, message) {
+        (Some(k), Some(m)) => Some(format!("{k}: {m}")),
+        (k, m) => k.or(m),
+    };
+    let state: String = get(row, "state")?;
+    Ok(AccountReport {
+        key: get(row, "key")?,
+        platform: get_platform(row)?,
+        account: get(row, "account")?,
+        state: state.parse()?,
+        bundle_id: get(row, "bundle_id")?,
+        location: get(row, "location")?,
+        items: get_u64(row, "items")?,
+        media: get_u64(row, "media")?,
+        gaps: get_u64(row, "gaps")?,
+        bytes: get_u64(row, "bytes")?,
+        attempts: u32::try_from(get_u64(row, "attempts")?).unwrap_or(u32::MAX),
+        last_error,
+        not_before: get_time(row, "not_before")?,
+        updated_at: from_millis(get(row, "updated_at")?)?,
+    })
+}
+
+#[async_trait]
+impl StateStore for PostgresStateStore {
+    async fn upsert_accounts(
+        &self,
+        accounts: &[AccountSpec],
+        now: OffsetDateTime,
+    ) -> Result<u64, StateError> {
+        // Registries are large: one transaction per chunk keeps each one short.
+        let mut added = 0;
+        for chunk in accounts.chunks(1000) {
+            added += write_tx!(self, |conn| upsert_tx(conn, chunk, now))?;
+        }
+        Ok(added)
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        platforms: Option<&[Platform]>,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<Option<Claim>, StateError> {
+        // Each `Full` round excludes one more platform, so this ends.
+        let mut excluded = Vec::new();
+        loop {
+            let round = write_tx!(self, |conn| claim_tx(
+                conn, worker, platforms, &excluded, now, lease
+            ))?;
+            match round {
+                ClaimRound::Claimed(claim) => return Ok(Some(claim)),
+                ClaimRound::Nothing => return Ok(None),
+                ClaimRound::Full(platform) => excluded.push(platform),
+            }
+        }
+    }
+
+    async fn heartbeat(
+        &self,
+        key: &str,
+        fence: Fence,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<OffsetDateTime, StateError> {
+        write_tx!(self, |conn| heartbeat_tx(conn, key, fence, now, lease))
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        fence: Fence,
+        completion: &Completion,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError> {
+        write_tx!(self, |conn| complete_tx(conn, key, fence, completion, now))
+    }
+
+    async fn fail(
+        &self,
+        key: &str,
+        fence: Fence,
+        failure: &Failure,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError> {
+        write_tx!(self, |conn| fail_tx(conn, key, fence, failure, now))
+    }
+
+    async fn defer(
+        &self,
+        key: &str,
+        fence: Fence,
+        until: OffsetDateTime,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError> {
+        write_tx!(self, |conn| defer_tx(conn, key, fence, until, reason, now))
+    }
+
+    async fn block_platform(
+        &self,
+        platform: Platform,
+        until: OffsetDateTime,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError> {
+        write_tx!(self, |conn| block_tx(conn, platform, until, reason, now))
+    }
+
+    async fn platform_blocked_until(
+        &self,
+        platform: Platform,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, StateError> {
+        let until: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT blocked_until FROM quotas WHERE platform = $1 AND blocked_until > $2",
+        )
+        .bind(platform.as_str())
+        .bind(to_millis(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        until.flatten().map(from_millis).transpose()
+    }
+
+    async fn set_platform_cap(
+        &self,
+        platform: Platform,
+        max_concurrent: Option<u32>,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError> {
+        write_tx!(self, |conn| cap_tx(conn, platform, max_concurrent, now))
+    }
+
+    async fn set_platform_quota(
+        &self,
+        platform: Platform,
+        quota: &Quota,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError> {
+        write_tx!(self, |conn| set_quota_tx(conn, platform, quota, now))
+    }
+
+    async fn take_quota(
+        &self,
+        platform: Platform,
+        cost: u32,
+        now: OffsetDateTime,
+    ) -> Result<Admission, StateError> {
+        write_tx!(self, |conn| take_quota_tx(conn, platform, cost, now))
+    }
+
+    async fn events(&self, key: &str) -> Result<Vec<AuditEvent>, StateError> {
+        let rows = sqlx::query(
+            "SELECT id, at, key, worker, event, fence, detail FROM audit_events
+             WHERE key = $1 ORDER BY id",
+        )
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                let event: String = get(row, "event")?;
+                Ok(AuditEvent {
+                    id: get(row, "id")?,
+                    at: from_millis(get(row, "at")?)?,
+                    key: get(row, "key")?,
+                    worker: get(row, "worker")?,
+                    event: event.parse()?,
+                    fence: get::<Option<i64>>(row, "fence")?
+                        .map(|f| to_u64(f, "fence").map(Fence))
+                        .transpose()?,
+                    detail: get(row, "detail")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn bundles(&self, key: &str) -> Result<Vec<BundleRecord>, StateError> {
+        let rows = sqlx::query("SELECT * FROM bundles WHERE key = $1 ORDER BY id")
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(bundle_row).collect()
+    }
+
+    async fn last_bundle(&self, key: &str) -> Result<Option<BundleRecord>, StateError> {
+        let row = sqlx::query("SELECT * FROM bundles WHERE key = $1 ORDER BY id DESC LIMIT 1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(bundle_row).transpose()
+    }
+
+    async fn summary(&self) -> Result<Summary, StateError> {
+        // `sum` of BIGINT is NUMERIC in PostgreSQL: cast back.
+        let rows: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT platform, state, count(*), coalesce(sum(items), 0)::BIGINT,
+                 coalesce(sum(media), 0)::BIGINT, coalesce(sum(bytes), 0)::BIGINT
+             FROM accounts GROUP BY state, platform",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let limits: Vec<(String, Option<i64>, Option<i64>)> =
+            sqlx::query_as("SELECT platform, max_concurrent, blocked_until FROM quotas")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        let mut summary = Summary::default();
+        for platform in Platform::ALL {
+            let mine: Vec<_> = rows.iter().filter(|r| r.0 == platform.as_str()).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let mut p = PlatformSummary {
+                platform,
+                counts: super::StateCounts::default(),
+                items: 0,
+                media: 0,
+                bytes: 0,
+                blocked_until: None,
+                max_concurrent: None,
+            };
+            for (_, state, count, items, media, bytes) in mine {
+                p.counts
+                    .add(state.parse()?, to_u64(*count, "account count")?);
+                p.items += to_u64(*items, "items")?;
+                p.media += to_u64(*media, "media")?;
+                p.bytes += to_u64(*bytes, "bytes")?;
+            }
+            if let Some((_, cap, blocked)) = limits.iter().find(|l| l.0 == platform.as_str()) {
+                p.max_concurrent = cap.map(|c| u32::try_from(c).unwrap_or(u32::MAX));
+                p.blocked_until = blocked.map(from_millis).transpose()?;
+            }
+            summary.platforms.push(p);
+        }
+        Ok(summary)
+    }
+
+    async fn report(&self) -> Result<Vec<AccountReport>, StateError> {
+        // Byte order, as SQLite sorts: the database's collation may ignore punctuation.
+        let rows = sqlx::query("SELECT * FROM accounts ORDER BY key COLLATE \"C\"")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(report_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names() {
+        assert!(check_schema_name("tawthiq").is_ok());
+        assert!(check_schema_name("_t2_x").is_ok());
+        for bad in ["", "2x", "Tawthiq", "a b", "a\"b", "a-b", &"x".repeat(64)] {
+            let err = check_schema_name(bad).unwrap_err().to_string();
+            assert!(err.contains("lower-case"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn passwords_redacted() {
+        for (url, want) in [
+            (
+                "postgres://u:pw@db:5432/x",
+                "postgres://u:REDACTED@db:5432/x",
+            ),
+            (
+                "postgres://u:pw@db:notaport/x",
+                "postgres://u:REDACTED@db:notaport/x",
+            ),
+            (
+                "postgres://u:p@w@db:x/y?a=1",
+                "postgres://u:REDACTED@db:x/y?a=1",
+            ),
+            (
+                "postgres://db/x?user=u&password=pw",
+                "postgres://db/x?REDACTED",
+            ),
+            ("postgres://u@db/x", "postgres://u@db/x"),
+            ("postgres//u:pw@db", "(an unparseable PostgreSQL URL)"),
+        ] {
+            assert_eq!(redacted(url), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn busy_codes() {
+        assert!(!is_busy(&sqlx::Error::PoolTimedOut));
+        assert_eq!(busy_pause(1), StdDuration::from_millis(10));
+        assert_eq!(busy_pause(30), StdDuration::from_millis(640));
+    }
+}
