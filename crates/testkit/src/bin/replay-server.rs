@@ -1,4 +1,6 @@
-//! A fast static replay server for benchmarks and tests: serves a directory tree over HTTP/1.1.
+//! A fast replay server for benchmarks and tests: serves a directory tree over HTTP/1.1, and
+//! can stand in for many platform accounts at once (wildcard routes with templates), count
+//! requests, and throttle or slow its answers.
 //!
 //! ```text
 //! replay-server DIR [--port N] [--bind ADDR] [--log]
@@ -6,55 +8,94 @@
 //!
 //! - `GET /<path>` (and `HEAD`) answers the bytes of `DIR/<path>`, with `Content-Length` and a
 //!   `Content-Type` from the extension (`.json` → `application/json`, `.jpg` → `image/jpeg`,
-//!   `.mp4` → `video/mp4`, …). The query string is ignored, unless a route says otherwise:
+//!   `.mp4` → `video/mp4`, …). The query string is ignored, unless a route says otherwise.
+//!   `..` and anything leaving `DIR` is refused (400).
 //! - `DIR/routes.json`, if present, maps a path *and* query parameters to a file:
 //!
 //!   ```json
 //!   {"routes": [
 //!     {"path": "/api/2/users/1/tweets", "query": {"pagination_token": null}, "file": "api/page-01.json"},
 //!     {"path": "/api/2/users/1/tweets", "query": {"pagination_token": "T2"}, "file": "api/page-02.json",
-//!      "status": 200, "headers": {"x-rate-limit-remaining": "899"}}
+//!      "status": 200, "headers": {"x-rate-limit-remaining": "899"}},
+//!     {"path": "/x/2/users/by/username/*", "file": "x/user.json", "template": true},
+//!     {"path": "/x/2/users/*/tweets", "times": 1, "status": 429,
+//!      "headers": {"x-rate-limit-reset": "{{now+30}}"}},
+//!     {"path": "/yt/youtube/v3/channels", "query": {"forHandle": "*"}, "file": "yt/channel.json",
+//!      "template": true},
+//!     {"path": "/cdn/*", "file": "shared.jpg", "delay_ms": 200, "rate_bytes_per_sec": 40000}
 //!   ]}
 //!   ```
 //!
-//!   A route matches when every listed parameter has the given value (`null`: is absent); other
-//!   parameters are ignored. The route with the most parameters wins (the first one on a tie).
-//!   A path that has routes but none matching answers 404 (an unknown `pagination_token` is an
-//!   error, not page 1).
+//!   Route fields (unknown fields are refused at start-up):
+//!   - `path` (required): the path, or a pattern where `*` stands for one whole segment
+//!     (`/snap/add/*`, `/x/2/users/*/tweets`; `/a*` is refused). Segments are compared
+//!     percent-decoded.
+//!   - `query`: parameter → required value. `null`: must be absent; `"*"`: present, any value
+//!     (captured); `"UU*"`: present and starting with `UU` (the rest is captured); anything
+//!     else: exactly that value. Parameters not listed are ignored.
+//!   - `file`: the body, relative to `DIR` (no `..`). Absent: an empty body.
+//!   - `status` (default 200) and `headers` (name → value). Header values may hold
+//!     `{{now}}`, `{{now+N}}`, `{{now-N}}` (current Unix seconds ± N, e.g. a rate-limit reset)
+//!     and the captures below (control characters dropped).
+//!   - `template`: `true` answers the file's text with placeholders replaced: `{{1}}`, `{{2}}`…
+//!     are the captured values (path `*`s left to right, then query `*`s by parameter name),
+//!     percent-decoded, then escaped for the file type (`.json`: as JSON string content, so a
+//!     `"` becomes `\"`; `.html`: `&<>"'` as entities; otherwise as is). `{{num:N}}` is a
+//!     stable 15-digit number derived from capture N (FNV-1a), for per-account numeric ids
+//!     from a name. `{{now…}}` as in headers. Unknown `{{…}}` stay as written; a `{{N}}`
+//!     beyond the route's captures is refused at start-up. Template files are read once, at
+//!     start-up; `Content-Length` is the substituted body's.
+//!   - `times`: the route answers only its first K matching requests; after that it is as if
+//!     absent, and the request goes to the next matching route (or the file at the path).
+//!     So `{"times": 1, "status": 429, …}` listed before the normal route gives one 429, then
+//!     normal answers. The count is never reset (restart the server to replay).
+//!   - `delay_ms`: wait this long before answering.
+//!   - `rate_bytes_per_sec`: send the body at about this rate, in chunks of 1/20 s with sleeps
+//!     (a slow download, to kill a client mid-way); the headers go out at once.
 //!
-//! Bodies are sent from the file with `sendfile(2)` on Linux (elsewhere: copied through a 1 MiB
-//! buffer): no copy through user space, memory does not grow with file size.
+//!   Which route answers: among the routes whose path and query match (and whose `times`
+//!   remain), an exact path beats a pattern, then the most `query` conditions, then the most
+//!   literal segments; the first listed on a tie. A path that routes match but none accepts the
+//!   query answers 404 (an unknown `pagination_token` is an error, not page 1).
+//! - `GET /__stats` answers `{"requests": N, "by_route": {"<route path or requested path>": n},
+//!   "by_status": {"200": n}, "per_second": [[unix_second, count], …]}` (the last ~10 minutes
+//!   of seconds that had requests). `POST /__stats/reset` or `GET /__stats?reset=1` answers the
+//!   same and zeroes the counters in one step. `/__stats` requests are not counted; every other
+//!   answered request is (404s included).
+//!
+//! Bodies of files are sent with `sendfile(2)` on Linux (elsewhere: copied through a 1 MiB
+//! buffer): no copy through user space, memory does not grow with file size. Templates and
+//! rate-limited bodies are written from memory or in chunks instead.
 //! One thread per connection; keep-alive and pipelining are supported. Prints
 //! `listening on http://ADDR:PORT` on stdout (port 0, the default, picks a free port) and serves
 //! until killed. With `--log`, one line per request on stderr: `METHOD TARGET STATUS BYTES`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::collections::HashMap;
+#[path = "replay_server/routes.rs"]
+mod routes;
+#[path = "replay_server/stats.rs"]
+mod stats;
+
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use routes::{Escape, Routed, Routes, safe_join, substitute};
+use stats::Stats;
 
 const USAGE: &str = "usage: replay-server DIR [--port N] [--bind ADDR] [--log]";
 /// Largest request head accepted.
 const MAX_HEAD: usize = 64 << 10;
 /// A connection idle for this long is closed.
-const IDLE: Duration = Duration::from_secs(5 * 60);
-
-#[derive(Debug)]
-struct Route {
-    /// Parameter → required value (`None`: must be absent).
-    query: Vec<(String, Option<String>)>,
-    file: PathBuf,
-    status: u16,
-    headers: Vec<(String, String)>,
-}
+const IDLE: Duration = Duration::from_mins(5);
 
 struct Server {
     root: PathBuf,
-    routes: HashMap<String, Vec<Route>>,
+    routes: Routes,
+    stats: Stats,
     log: bool,
 }
 
@@ -93,8 +134,13 @@ fn run() -> Result<(), String> {
     let root = root
         .canonicalize()
         .map_err(|e| format!("{}: {e}", root.display()))?;
-    let routes = load_routes(&root)?;
-    let server = Arc::new(Server { root, routes, log });
+    let routes = routes::load(&root)?;
+    let server = Arc::new(Server {
+        root,
+        routes,
+        stats: Stats::default(),
+        log,
+    });
 
     let listener =
         TcpListener::bind((bind.as_str(), port)).map_err(|e| format!("bind {bind}:{port}: {e}"))?;
@@ -124,81 +170,6 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-fn load_routes(root: &Path) -> Result<HashMap<String, Vec<Route>>, String> {
-    let path = root.join("routes.json");
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HashMap::new()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    };
-    let doc: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let bad = |what: &str| format!("{}: {what}", path.display());
-    let list = doc
-        .get("routes")
-        .and_then(serde_json::Value::as_array)
-        .ok_or_else(|| bad("expected {\"routes\": [...]}"))?;
-    let mut routes: HashMap<String, Vec<Route>> = HashMap::new();
-    for r in list {
-        let p = r
-            .get("path")
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| bad("a route without \"path\""))?;
-        let file = r
-            .get("file")
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| bad("a route without \"file\""))?;
-        let file = safe_join(root, file).ok_or_else(|| bad(&format!("bad file {file:?}")))?;
-        let mut query = Vec::new();
-        if let Some(q) = r.get("query").and_then(serde_json::Value::as_object) {
-            for (k, v) in q {
-                let v = match v {
-                    serde_json::Value::Null => None,
-                    serde_json::Value::String(s) => Some(s.clone()),
-                    other => Some(other.to_string()),
-                };
-                query.push((k.clone(), v));
-            }
-        }
-        let status = r
-            .get("status")
-            .and_then(serde_json::Value::as_u64)
-            .map_or(Ok(200), u16::try_from)
-            .map_err(|_| bad("bad status"))?;
-        let mut headers = Vec::new();
-        if let Some(h) = r.get("headers").and_then(serde_json::Value::as_object) {
-            for (k, v) in h {
-                let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                if k.contains(['\r', '\n', ':']) || v.contains(['\r', '\n']) {
-                    return Err(bad(&format!("bad header {k:?}")));
-                }
-                headers.push((k.clone(), v));
-            }
-        }
-        routes.entry(p.to_owned()).or_default().push(Route {
-            query,
-            file,
-            status,
-            headers,
-        });
-    }
-    Ok(routes)
-}
-
-/// `root` + a relative or `/`-rooted path, refusing `..` and anything that leaves `root`.
-fn safe_join(root: &Path, rel: &str) -> Option<PathBuf> {
-    let rel = Path::new(rel.trim_start_matches('/'));
-    let mut out = root.to_path_buf();
-    for c in rel.components() {
-        match c {
-            Component::Normal(s) => out.push(s),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    Some(out)
-}
-
 /// Percent-decoding; `plus` also turns `+` into a space (query strings).
 fn decode(s: &str, plus: bool) -> Option<String> {
     let b = s.as_bytes();
@@ -224,7 +195,8 @@ fn decode(s: &str, plus: bool) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn parse_query(q: &str) -> HashMap<String, String> {
+/// Decoded parameters in order (a repeated name: the first one counts when matching).
+fn parse_query(q: &str) -> Vec<(String, String)> {
     q.split('&')
         .filter(|p| !p.is_empty())
         .filter_map(|p| {
@@ -279,6 +251,53 @@ struct Head {
     target: String,
     keep_alive: bool,
     body_len: usize,
+}
+
+/// The body of an answer.
+enum Body {
+    Empty,
+    File { file: File, len: u64 },
+    Bytes(Vec<u8>),
+}
+
+impl Body {
+    fn len(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::File { len, .. } => *len,
+            Body::Bytes(b) => b.len() as u64,
+        }
+    }
+}
+
+/// A prepared answer: everything but the writing.
+struct Answer {
+    status: u16,
+    content_type: &'static str,
+    headers: Vec<(String, String)>,
+    body: Body,
+    delay: Option<Duration>,
+    rate: Option<u64>,
+}
+
+impl Answer {
+    fn text(status: u16, text: &str) -> Answer {
+        Answer {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            headers: Vec::new(),
+            body: Body::Bytes(text.as_bytes().to_vec()),
+            delay: None,
+            rate: None,
+        }
+    }
+
+    fn json(v: &serde_json::Value) -> Answer {
+        Answer {
+            content_type: "application/json",
+            ..Answer::text(200, &v.to_string())
+        }
+    }
 }
 
 impl Server {
@@ -339,7 +358,12 @@ impl Server {
                 pending.drain(..k);
                 skip -= k;
             }
-            let (status, bytes) = self.answer(&mut stream, &head)?;
+            let (key, answer) = self.prepare(&head);
+            let status = answer.status;
+            if let Some(key) = &key {
+                self.stats.count(key, status);
+            }
+            let bytes = write_answer(&mut stream, answer, head.keep_alive, head.method == "HEAD")?;
             if self.log {
                 eprintln!("{} {} {status} {bytes}", head.method, head.target);
             }
@@ -349,87 +373,182 @@ impl Server {
         }
     }
 
-    /// Writes the response; returns the status and the body bytes sent.
-    fn answer(&self, stream: &mut TcpStream, head: &Head) -> io::Result<(u16, u64)> {
-        let ka = head.keep_alive;
-        let is_head = head.method == "HEAD";
-        if head.method != "GET" && !is_head {
-            respond_text(stream, 405, "only GET and HEAD\n", ka)?;
-            return Ok((405, 0));
-        }
+    /// Decides the answer; the first value is the `/__stats` key (`None`: not counted).
+    fn prepare(&self, head: &Head) -> (Option<String>, Answer) {
         let (raw_path, raw_query) = head
             .target
             .split_once('?')
             .unwrap_or((head.target.as_str(), ""));
         let Some(path) = decode(raw_path, false).filter(|p| p.starts_with('/')) else {
-            respond_text(stream, 400, "bad path\n", ka)?;
-            return Ok((400, 0));
+            return (Some(raw_path.to_owned()), Answer::text(400, "bad path\n"));
         };
-        let (file, status, extra) = if let Some(routes) = self.routes.get(&path) {
-            let query = parse_query(raw_query);
-            let best = routes
-                .iter()
-                .filter(|r| {
-                    r.query
-                        .iter()
-                        .all(|(k, v)| query.get(k).map(String::as_str) == v.as_deref())
-                })
-                .fold(None::<&Route>, |best, r| match best {
-                    Some(b) if b.query.len() >= r.query.len() => Some(b),
-                    _ => Some(r),
-                });
-            let Some(route) = best else {
-                respond_text(stream, 404, "no route matches this query\n", ka)?;
-                return Ok((404, 0));
-            };
-            (route.file.clone(), route.status, route.headers.as_slice())
-        } else {
-            let Some(file) = safe_join(&self.root, &path) else {
-                respond_text(stream, 400, "bad path\n", ka)?;
-                return Ok((400, 0));
-            };
-            (file, 200, &[][..])
+        let query = parse_query(raw_query);
+        if path == "/__stats" || path == "/__stats/reset" {
+            return (None, self.stats_answer(head, &path, &query));
+        }
+        if head.method != "GET" && head.method != "HEAD" {
+            return (Some(path), Answer::text(405, "only GET and HEAD\n"));
+        }
+        // Segments are split before decoding, so an encoded `/` stays inside its segment.
+        let segments: Option<Vec<String>> =
+            raw_path[1..].split('/').map(|s| decode(s, false)).collect();
+        let Some(segments) = segments else {
+            return (Some(path), Answer::text(400, "bad path\n"));
         };
-        let opened = File::open(&file).and_then(|f| {
-            let meta = f.metadata()?;
-            if meta.is_file() {
-                Ok((f, meta.len()))
-            } else {
-                Err(io::ErrorKind::NotFound.into())
+        match self.routes.route(&path, &segments, &query) {
+            Routed::NoMatch => (
+                Some(path),
+                Answer::text(404, "no route matches this query\n"),
+            ),
+            Routed::Static => {
+                let answer = match safe_join(&self.root, &path) {
+                    None => Answer::text(400, "bad path\n"),
+                    Some(file) => file_answer(&file, 200),
+                };
+                (Some(path), answer)
             }
-        });
-        let Ok((f, len)) = opened else {
-            respond_text(stream, 404, "not found\n", ka)?;
-            return Ok((404, 0));
+            Routed::Route { route, captures } => {
+                let mut answer = match (&route.template, &route.file) {
+                    (Some(text), Some(file)) => {
+                        let body = substitute(text, &captures, Escape::for_file(file));
+                        Answer {
+                            status: route.status,
+                            content_type: content_type(file),
+                            body: Body::Bytes(body.into_bytes()),
+                            ..Answer::text(route.status, "")
+                        }
+                    }
+                    (_, Some(file)) => file_answer(file, route.status),
+                    (_, None) => Answer {
+                        body: Body::Empty,
+                        ..Answer::text(route.status, "")
+                    },
+                };
+                if answer.status == route.status {
+                    answer.headers = route
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.clone(), substitute(v, &captures, Escape::Header)))
+                        .collect();
+                }
+                answer.delay = route.delay;
+                answer.rate = route.rate;
+                (Some(route.pattern.clone()), answer)
+            }
+        }
+    }
+
+    fn stats_answer(&self, head: &Head, path: &str, query: &[(String, String)]) -> Answer {
+        let reset = match (head.method.as_str(), path) {
+            ("POST", "/__stats/reset") => true,
+            ("GET" | "HEAD", "/__stats") => query
+                .iter()
+                .any(|(k, v)| k == "reset" && matches!(v.as_str(), "1" | "true")),
+            ("GET" | "HEAD", _) => {
+                return Answer::text(405, "POST /__stats/reset, or GET /__stats?reset=1\n");
+            }
+            _ => return Answer::text(405, "GET /__stats\n"),
         };
-        let mut h = format!(
-            "HTTP/1.1 {status} {}\r\nServer: tawthiq-replay\r\nContent-Length: {len}\r\nContent-Type: {}\r\n",
-            reason(status),
-            content_type(&file)
-        );
-        for (k, v) in extra {
-            h.push_str(k);
-            h.push_str(": ");
-            h.push_str(v);
-            h.push_str("\r\n");
+        Answer::json(&self.stats.snapshot(reset))
+    }
+}
+
+/// The file as the body, or a 404 when it is not a readable file.
+fn file_answer(path: &Path, status: u16) -> Answer {
+    let opened = File::open(path).and_then(|f| {
+        let meta = f.metadata()?;
+        if meta.is_file() {
+            Ok((f, meta.len()))
+        } else {
+            Err(io::ErrorKind::NotFound.into())
         }
-        if !ka {
-            h.push_str("Connection: close\r\n");
-        }
+    });
+    match opened {
+        Ok((file, len)) => Answer {
+            status,
+            content_type: content_type(path),
+            headers: Vec::new(),
+            body: Body::File { file, len },
+            delay: None,
+            rate: None,
+        },
+        Err(_) => Answer::text(404, "not found\n"),
+    }
+}
+
+/// Writes the answer; returns the body bytes sent.
+fn write_answer(
+    stream: &mut TcpStream,
+    answer: Answer,
+    keep_alive: bool,
+    is_head: bool,
+) -> io::Result<u64> {
+    if let Some(d) = answer.delay {
+        std::thread::sleep(d);
+    }
+    let len = answer.body.len();
+    let status = answer.status;
+    let mut h = format!(
+        "HTTP/1.1 {status} {}\r\nServer: tawthiq-replay\r\nContent-Length: {len}\r\nContent-Type: {}\r\n",
+        reason(status),
+        answer.content_type,
+    );
+    for (k, v) in &answer.headers {
+        h.push_str(k);
+        h.push_str(": ");
+        h.push_str(v);
         h.push_str("\r\n");
-        stream.write_all(h.as_bytes())?;
-        if is_head {
-            return Ok((status, 0));
+    }
+    if !keep_alive {
+        h.push_str("Connection: close\r\n");
+    }
+    h.push_str("\r\n");
+    stream.write_all(h.as_bytes())?;
+    if is_head {
+        return Ok(0);
+    }
+    let sent = match (answer.body, answer.rate) {
+        (Body::Empty, _) => 0,
+        (Body::Bytes(b), None) => {
+            stream.write_all(&b)?;
+            b.len() as u64
         }
-        let sent = send_body(stream, &f, len)?;
-        if sent != len {
-            // The file shrank under us: the response is broken, close the connection.
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("{}: sent {sent} of {len} bytes", file.display()),
-            ));
+        (Body::Bytes(b), Some(rate)) => send_paced(stream, &mut b.as_slice(), rate)?,
+        (Body::File { file, len }, None) => send_body(stream, &file, len)?,
+        (Body::File { file, len }, Some(rate)) => send_paced(stream, &mut (&file).take(len), rate)?,
+    };
+    if sent != len {
+        // The file shrank under us: the response is broken, close the connection.
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("sent {sent} of {len} bytes"),
+        ));
+    }
+    Ok(sent)
+}
+
+/// Copies `body` to the socket at about `rate` bytes per second: chunks of 1/20 s, each sent
+/// when the bytes before it are due.
+fn send_paced(stream: &mut TcpStream, body: &mut dyn Read, rate: u64) -> io::Result<u64> {
+    let chunk_len = usize::try_from((rate / 20).clamp(1, 256 << 10)).unwrap_or(1);
+    let mut buf = vec![0u8; chunk_len];
+    let start = Instant::now();
+    let mut sent = 0u64;
+    loop {
+        let n = match body.read(&mut buf) {
+            Ok(0) => return Ok(sent),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        // `sent` bytes take sent/rate seconds: wait until then before sending more.
+        let nanos = u128::from(sent) * 1_000_000_000 / u128::from(rate);
+        let due = start + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
         }
-        Ok((status, sent))
+        stream.write_all(&buf[..n])?;
+        sent += n as u64;
     }
 }
 
