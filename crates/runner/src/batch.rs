@@ -314,10 +314,16 @@ pub async fn run_batch(
             Err(e) => tracing::error!(error = %e, "a batch worker panicked"),
         }
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(report),
+    if let Some(e) = first_error {
+        return Err(e);
     }
+    // What still waits, now that every worker has stopped (a worker that stopped early may
+    // have seen its siblings' leases, since released).
+    report.next_due = shared
+        .store
+        .next_due(shared.opts.platforms.as_deref(), OffsetDateTime::now_utc())
+        .await?;
+    Ok(report)
 }
 
 async fn worker(shared: &Shared, name: &str) -> Result<BatchReport, BatchError> {

@@ -7,8 +7,8 @@ pub mod cat;
 pub mod import;
 pub mod keygen;
 pub mod ls;
-pub mod run;
 pub mod report;
+pub mod run;
 pub mod status;
 pub mod verify;
 

@@ -187,9 +187,8 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
             anyhow::bail!(
                 "interrupted: accounts in flight were put back; run the same command to resume"
             )
-        } else if counts.failed + counts.retry + counts.deferred + counts.pending + counts.running
-            == 0
-        {
+        } else if counts.failed + counts.retry + counts.deferred + counts.pending == 0 {
+            // Accounts still running belong to other processes of the same run.
             Outcome::Ok
         } else {
             Outcome::Incomplete

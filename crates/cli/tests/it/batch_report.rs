@@ -110,7 +110,7 @@ async fn fill(db: &Path, registry: &Path) {
                 media,
                 gaps: 1,
                 bytes,
-                tag_manifest_sha512: None,
+                tag_manifest_sha256: None,
                 previous_bundle: None,
             };
             match c.key.as_str() {

@@ -11,7 +11,9 @@ use runner::state::EventKind;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::run_scale::{config_for, snapchat_registry, spawn_run};
+use crate::run_scale::{
+    ProfilePage, config_for, mount_media, snapchat_registry, spawn_run, stderr_logs,
+};
 use crate::support::keygen;
 
 const PUBLIC: &str = include_str!("../../../fetcher/tests/fixtures/snapchat/web/public.html");
@@ -25,12 +27,6 @@ fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
-fn html(body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200)
-        .insert_header("content-type", "text/html; charset=utf-8")
-        .set_body_string(body)
-}
-
 /// A worker is killed (SIGKILL) while a media download hangs; a second process takes the
 /// account over when the lease expires and archives it; exactly one bundle per account.
 #[test]
@@ -40,7 +36,7 @@ fn killed_mid_download_is_taken_over_and_archived_once() {
         let server = MockServer::start().await;
         Mock::given(method("GET"))
             .and(path_regex(r"^/snap/add/"))
-            .respond_with(html(PUBLIC))
+            .respond_with(ProfilePage(PUBLIC))
             .mount(&server)
             .await;
         // The first media request hangs (the download the first worker dies in); later ones
@@ -57,31 +53,13 @@ fn killed_mid_download_is_taken_over_and_archived_once() {
             .with_priority(1)
             .mount(&server)
             .await;
-        Mock::given(method("GET"))
-            .and(path_regex(r"^/cdn/"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .insert_header("content-type", "image/jpeg")
-                    .set_body_bytes(vec![0xFF_u8; 4096]),
-            )
-            .with_priority(5)
-            .mount(&server)
-            .await;
+        mount_media(&server).await;
         server
     });
     let dir = tempfile::tempdir().unwrap();
     let keys = keygen(dir.path());
     let registry = snapchat_registry(dir.path(), 3);
     let config = config_for(dir.path(), &server);
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text = text.replace(
-        "[fetch.hosts]\n",
-        &format!(
-            "[fetch.hosts]\n\"*.sc-cdn.net\" = \"{}/cdn\"\n",
-            server.uri()
-        ),
-    );
-    std::fs::write(&config, text).unwrap();
     let state_path = dir.path().join("state.db");
     let state = format!("sqlite://{}", state_path.display());
     let store = dir.path().join("bundles");
@@ -123,11 +101,7 @@ fn killed_mid_download_is_taken_over_and_archived_once() {
         &["--lease-secs", "3", "--linger-secs", "30"],
     );
     let out = second.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", stderr_logs(dir.path()));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["state"]["done"], 3, "{report}");
 
@@ -178,7 +152,7 @@ struct Clocked {
 }
 
 impl Respond for Clocked {
-    fn respond(&self, _request: &Request) -> ResponseTemplate {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
         let mut arrivals = self.arrivals.lock().unwrap();
         let n = arrivals.len();
         if self.throttle_at == Some(n) {
@@ -188,7 +162,7 @@ impl Respond for Clocked {
                 .set_body_string("slow down");
         }
         arrivals.push((Instant::now(), 200));
-        html(EMPTY)
+        ProfilePage(EMPTY).for_request(request)
     }
 }
 
@@ -210,6 +184,7 @@ fn clocked_server(
             .respond_with(responder)
             .mount(&server)
             .await;
+        mount_media(&server).await;
         server
     });
     (server, arrivals)
@@ -238,8 +213,10 @@ fn run_two_processes(dir: &Path, config: &Path, accounts: usize) {
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            "{:?}: {}\n{}",
+            out.status,
+            stderr_logs(dir),
+            String::from_utf8_lossy(&out.stdout)
         );
     }
 }

@@ -9,27 +9,68 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
 use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::support::{Keys, keygen, tawthiq};
 
 const PAGE: &str = include_str!("../../../fetcher/tests/fixtures/snapchat/web/empty.html");
 
-/// A local server answering any Snapchat profile with the same small public page.
+/// A Snapchat profile page for whichever username is asked: the sample page with its
+/// username replaced (the adapter checks that the page describes the profile it asked for).
+pub struct ProfilePage(pub &'static str);
+
+impl ProfilePage {
+    pub fn for_request(&self, request: &Request) -> ResponseTemplate {
+        let name = request.url.path().rsplit('/').next().unwrap_or_default();
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "text/html; charset=utf-8")
+            .set_body_string(self.0.replace("madrasat.alnoor", name))
+    }
+}
+
+impl Respond for ProfilePage {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.for_request(request)
+    }
+}
+
+/// A local server answering any Snapchat profile with a small public page of that name.
 pub fn snapchat_server(rt: &tokio::runtime::Runtime) -> MockServer {
     rt.block_on(async {
         let server = MockServer::start().await;
         Mock::given(method("GET"))
             .and(path_regex(r"^/snap/add/[a-z0-9._-]+$"))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .insert_header("content-type", "text/html; charset=utf-8")
-                    .set_body_string(PAGE),
-            )
+            .respond_with(ProfilePage(PAGE))
             .mount(&server)
             .await;
+        mount_media(&server).await;
         server
     })
+}
+
+/// The images a profile page names: its Snapcode (`app.snapchat.com`) and CDN media
+/// (`*.sc-cdn.net`), as small files.
+pub async fn mount_media(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/app/"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "image/svg+xml")
+                .set_body_string("<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+        )
+        .with_priority(10)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/cdn/"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "image/jpeg")
+                .set_body_bytes(vec![0xFF_u8; 4096]),
+        )
+        .with_priority(10)
+        .mount(server)
+        .await;
 }
 
 /// A registry of `n` Snapchat accounts `school00000`….
@@ -51,7 +92,8 @@ pub fn config_for(dir: &Path, server: &MockServer) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "[fetch]\nmax_attempts = 3\n[fetch.hosts]\n\"www.snapchat.com\" = \"{}/snap\"\n\
+            "[fetch]\nmax_attempts = 3\n[fetch.hosts]\n\"www.snapchat.com\" = \"{0}/snap\"\n\
+             \"app.snapchat.com\" = \"{0}/app\"\n\"*.sc-cdn.net\" = \"{0}/cdn\"\n\
              [fetch.rate_limits]\ndefault = 0\n\"www.snapchat.com\" = 0\n",
             server.uri()
         ),
@@ -83,9 +125,33 @@ pub fn spawn_run(
         .args(["--workers", &workers.to_string(), "--json"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        // A file, not a pipe: a pipe nobody reads while another child is awaited would fill
+        // and stall this process in the middle of its work.
+        .stderr(stderr_file(dir))
         .spawn()
         .unwrap()
+}
+
+/// A fresh file in `dir` for one child's stderr.
+fn stderr_file(dir: &Path) -> std::fs::File {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::fs::File::create(dir.join(format!("stderr-{n}.log"))).unwrap()
+}
+
+/// Everything the children wrote on stderr, for failure messages.
+pub fn stderr_logs(dir: &Path) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("stderr-"))
+        {
+            out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+        }
+    }
+    out
 }
 
 /// Runs `processes` processes of `workers` workers each over `accounts` accounts and checks
@@ -118,8 +184,10 @@ pub fn drain_with_processes(state: &str, accounts: usize, processes: usize, work
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
-            "a run failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "a run failed ({:?}): {}\n{}",
+            out.status,
+            stderr_logs(dir.path()),
+            String::from_utf8_lossy(&out.stdout)
         );
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let mine = report["this_run"]["done"].as_u64().unwrap();

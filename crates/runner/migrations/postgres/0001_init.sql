@@ -53,7 +53,7 @@ CREATE TABLE bundles (
     media               BIGINT NOT NULL,
     gaps                BIGINT NOT NULL,
     bytes               BIGINT NOT NULL,
-    tag_manifest_sha512 TEXT,
+    tag_manifest_sha256 TEXT,
     previous_bundle     TEXT,
     completed_at        BIGINT NOT NULL,
     -- One completion per claim: the storage-level guard against double archiving.

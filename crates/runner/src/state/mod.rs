@@ -102,15 +102,35 @@ impl Location {
     }
 }
 
-/// A state location with any password replaced, for messages (`postgres://u:pw@h/db`).
+/// A state location with any password replaced, for messages (`postgres://u:pw@h/db` →
+/// `postgres://u:REDACTED@h/db`), also when the URL does not parse (a bad port) and when the
+/// password is a query parameter (`?password=`, which PostgreSQL accepts).
 pub fn redact_location(location: &str) -> String {
-    match url::Url::parse(location) {
-        Ok(mut url) if url.password().is_some() => {
-            let _ = url.set_password(Some("REDACTED"));
-            url.to_string()
+    let hide_query = |s: &str| match s.split_once('?') {
+        Some((before, query)) if query.to_ascii_lowercase().contains("password") => {
+            format!("{before}?REDACTED")
         }
-        _ => location.to_owned(),
+        _ => s.to_owned(),
+    };
+    if let Ok(mut url) = url::Url::parse(location) {
+        if url.password().is_some() {
+            let _ = url.set_password(Some("REDACTED"));
+        }
+        return hide_query(url.as_str());
     }
+    let Some((scheme, rest)) = location.split_once("://") else {
+        return location.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:REDACTED@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    hide_query(&format!("{scheme}://{authority}{tail}"))
 }
 
 /// A fencing token: the value of an account's claim counter when a worker claimed it. Every

@@ -222,28 +222,11 @@ impl PostgresStateStore {
 /// also a `password=` query parameter (libpq syntax, which sqlx accepts) or the password of a
 /// URL that does not parse (a typo in the port must not print the password).
 fn redacted(url: &str) -> String {
-    let hide_query = |s: &str| match s.split_once('?') {
-        Some((before, query)) if query.to_ascii_lowercase().contains("password") => {
-            format!("{before}?REDACTED")
-        }
-        _ => s.to_owned(),
-    };
-    if url::Url::parse(url).is_ok() {
-        return hide_query(&redact_location(url));
+    if url.contains("://") {
+        redact_location(url)
+    } else {
+        "(an unparseable PostgreSQL URL)".to_owned()
     }
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "(an unparseable PostgreSQL URL)".to_owned();
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:REDACTED@{host}"),
-            None => authority.to_owned(),
-        },
-        None => authority.to_owned(),
-    };
-    hide_query(&format!("{scheme}://{authority}{tail}"))
 }
 
 /// Schema names go into a startup option and a `CREATE SCHEMA`: plain lower-case identifiers
@@ -859,7 +842,7 @@ async fn complete_tx(
     );
     sqlx::query(
         "INSERT INTO bundles (bundle_id, key, fence, location, items, media, gaps, bytes,
-             tag_manifest_sha512, previous_bundle, completed_at)
+             tag_manifest_sha256, previous_bundle, completed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&c.bundle_id)
@@ -870,7 +853,7 @@ async fn complete_tx(
     .bind(media)
     .bind(gaps)
     .bind(bytes)
-    .bind(&c.tag_manifest_sha512)
+    .bind(&c.tag_manifest_sha256)
     .bind(&c.previous_bundle)
     .bind(to_millis(now))
     .execute(&mut *conn)
@@ -1223,7 +1206,7 @@ fn bundle_row(row: &PgRow) -> Result<BundleRecord, StateError> {
         media: get_u64(row, "media")?,
         gaps: get_u64(row, "gaps")?,
         bytes: get_u64(row, "bytes")?,
-        tag_manifest_sha512: get(row, "tag_manifest_sha512")?,
+        tag_manifest_sha256: get(row, "tag_manifest_sha256")?,
         previous_bundle: get(row, "previous_bundle")?,
         completed_at: from_millis(get(row, "completed_at")?)?,
     })
@@ -1428,6 +1411,33 @@ impl StateStore for PostgresStateStore {
             .await
             .map_err(db)?;
         row.as_ref().map(bundle_row).transpose()
+    }
+
+    async fn next_due(
+        &self,
+        platforms: Option<&[Platform]>,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, StateError> {
+        let wanted: Vec<&str> = platforms
+            .map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec)
+            .iter()
+            .map(|p| p.as_str())
+            .collect();
+        let due: Option<i64> = sqlx::query_scalar(
+            "SELECT min(CASE a.state
+                 WHEN 'pending' THEN greatest(coalesce(q.blocked_until, 0), $1)
+                 WHEN 'running' THEN a.lease_until
+                 ELSE greatest(a.not_before, coalesce(q.blocked_until, 0)) END)
+             FROM accounts a LEFT JOIN quotas q ON q.platform = a.platform
+             WHERE a.state IN ('pending', 'running', 'retry', 'deferred')
+                 AND a.platform = ANY($2)",
+        )
+        .bind(to_millis(now))
+        .bind(wanted)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        due.map(from_millis).transpose()
     }
 
     async fn summary(&self) -> Result<Summary, StateError> {

@@ -873,6 +873,67 @@ pub async fn quota_respects_block(store: &dyn StateStore) {
     ));
 }
 
+/// `next_due` says when an idle worker should look again, and `None` once nothing is left.
+pub async fn next_due_reports_what_waits(store: &dyn StateStore) {
+    assert_eq!(store.next_due(None, T0).await.unwrap(), None, "empty store");
+    store
+        .upsert_accounts(&specs(Platform::X, 2), T0)
+        .await
+        .unwrap();
+    let due = store.next_due(None, T0).await.unwrap().unwrap();
+    assert!(due <= T0, "pending accounts are due now: {due}");
+    assert_eq!(
+        store
+            .next_due(Some(&[Platform::Youtube]), T0)
+            .await
+            .unwrap(),
+        None,
+        "nothing for youtube"
+    );
+
+    let a = store.claim("w", None, T0, LEASE).await.unwrap().unwrap();
+    let b = store.claim("w", None, T0, LEASE).await.unwrap().unwrap();
+    // Both running: due when the first lease ends.
+    assert_eq!(store.next_due(None, T0).await.unwrap(), Some(T0 + LEASE));
+    store
+        .complete(&a.key, a.fence, &completion(&a.key, a.fence), T0)
+        .await
+        .unwrap();
+    let retry_at = T0 + Duration::hours(1);
+    store
+        .fail(
+            &b.key,
+            b.fence,
+            &failure(Disposition::RetryAt(retry_at)),
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.next_due(None, T0).await.unwrap(), Some(retry_at));
+    // A block past the retry time holds it longer.
+    let blocked = T0 + Duration::hours(2);
+    store
+        .block_platform(Platform::X, blocked, "429", T0)
+        .await
+        .unwrap();
+    assert_eq!(store.next_due(None, T0).await.unwrap(), Some(blocked));
+
+    let b = store
+        .claim("w", None, blocked, LEASE)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .fail(&b.key, b.fence, &failure(Disposition::Permanent), blocked)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.next_due(None, blocked).await.unwrap(),
+        None,
+        "done and failed accounts wait for nothing"
+    );
+}
+
 /// `handles` are independent handles (own connections) onto one fresh database: as many
 /// workers as handles drain `accounts` accounts concurrently; every account ends with exactly
 /// one bundle, and no worker sees an error.
@@ -985,6 +1046,7 @@ mod sqlite {
         unknown_account,
         quota_bucket_and_window,
         quota_respects_block,
+        next_due_reports_what_waits,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1149,6 +1211,7 @@ mod postgres {
         unknown_account,
         quota_bucket_and_window,
         quota_respects_block,
+        next_due_reports_what_waits,
     );
 
     /// 16 handles (own pools), opened at once as workers starting together would, drain 1000

@@ -786,10 +786,14 @@ impl Run<'_> {
         let ua_hint = if browser_like(&self.transport.config().user_agent) {
             String::new()
         } else {
-            tracing::warn!(
-                "Snapchat may serve reduced pages to non-browser user agents; set [fetch] \
-                 user_agent to a desktop browser's"
-            );
+            // Once per process: a batch of thousands of accounts needs the advice once.
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "Snapchat may serve reduced pages to non-browser user agents; set [fetch] \
+                     user_agent to a desktop browser's"
+                );
+            });
             format!(
                 " (the user agent {:?} is not a browser's; Snapchat may serve it a reduced \
                  page: set [fetch] user_agent to a desktop browser's and run again)",
