@@ -29,6 +29,9 @@ pub struct Config {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Run {
+    /// Bundles larger than this many MiB are uploaded in parts of this size (at least 5 for
+    /// S3). Default 8: each worker holds at most two parts in memory while uploading.
+    pub store_part_mib: Option<u64>,
     /// Per platform (`[run.platforms.x]`, …): budgets shared by every worker of the run.
     #[serde(default)]
     pub platforms: std::collections::BTreeMap<String, PlatformLimits>,

@@ -18,7 +18,7 @@ use runner::batch::{BatchOptions, BatchReport, BundleTemplate, Progress, run_bat
 use runner::budgets::SharedBudgets;
 use runner::registry::Registry;
 use runner::state::{AccountSpec, Location, Quota, StateStore, TokenBucket, WindowQuota};
-use runner::store::BundleStore;
+use runner::store::{BundleStore, StoreOptions};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
@@ -100,7 +100,18 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
         let store = runner::state::open(&a.state)
             .await
             .map_err(|e| super::status::one_line(&a.state, "opening the run state", &e))?;
-        let target = BundleStore::open(&a.store)?;
+        // Parts small enough that every worker uploading at once stays well inside the
+        // runner's memory budget.
+        let part = cfg.run.store_part_mib.unwrap_or(8).max(1) << 20;
+        let target = BundleStore::open_with(
+            &a.store,
+            StoreOptions {
+                multipart_threshold: part,
+                part_size: usize::try_from(part).unwrap_or(8 << 20),
+                upload_concurrency: 2,
+                ..StoreOptions::default()
+            },
+        )?;
         target.check().await?;
         let target: Arc<dyn runner::batch::BundleTarget> = Arc::new(target);
         let now = OffsetDateTime::now_utc();

@@ -10,5 +10,6 @@ mod meta;
 mod run;
 mod run_crash;
 mod run_scale;
+mod run_servers;
 mod workflow;
 mod youtube_snapchat;

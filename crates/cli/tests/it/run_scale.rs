@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -102,18 +102,20 @@ pub fn config_for(dir: &Path, server: &MockServer) -> PathBuf {
     path
 }
 
-pub fn spawn_run(
+/// The `tawthiq run` command of one process of a test run (stdout piped, stderr to a file).
+#[allow(clippy::too_many_arguments)]
+pub fn run_command(
     dir: &Path,
     config: &Path,
     registry: &Path,
     keys: &Keys,
     state: &str,
-    store: &Path,
+    store: impl AsRef<std::ffi::OsStr>,
     workers: usize,
     extra: &[&str],
-) -> Child {
-    tawthiq()
-        .current_dir(dir)
+) -> Command {
+    let mut c = tawthiq();
+    c.current_dir(dir)
         .arg("--config")
         .arg(config)
         .arg("run")
@@ -127,7 +129,22 @@ pub fn spawn_run(
         .stdout(Stdio::piped())
         // A file, not a pipe: a pipe nobody reads while another child is awaited would fill
         // and stall this process in the middle of its work.
-        .stderr(stderr_file(dir))
+        .stderr(stderr_file(dir));
+    c
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_run(
+    dir: &Path,
+    config: &Path,
+    registry: &Path,
+    keys: &Keys,
+    state: &str,
+    store: &Path,
+    workers: usize,
+    extra: &[&str],
+) -> Child {
+    run_command(dir, config, registry, keys, state, store, workers, extra)
         .spawn()
         .unwrap()
 }
@@ -229,7 +246,8 @@ pub fn drain_with_processes(state: &str, accounts: usize, processes: usize, work
     });
 }
 
-/// 16 workers in 4 processes over 3,000 accounts on the embedded SQLite state.
+/// 16 workers in 4 processes over 3,000 accounts on the embedded SQLite state (the same on
+/// PostgreSQL: `run_servers.rs`).
 #[test]
 fn sixteen_workers_in_four_processes_archive_each_account_once_sqlite() {
     let dir = tempfile::tempdir().unwrap();
