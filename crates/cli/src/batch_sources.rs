@@ -43,9 +43,8 @@ pub fn choose_route(account: &RegistryAccount) -> Result<Chosen, String> {
     let web = account.platform == Platform::Snapchat;
     match account.route {
         RoutePreference::Auto if has_export => Ok(Chosen::Export),
-        RoutePreference::Auto if account.platform == Platform::Snapchat && !has_credential => {
-            Ok(Chosen::Web)
-        }
+        // Snapchat public profiles have no API: the public page is their only live route.
+        RoutePreference::Auto | RoutePreference::Web if web => Ok(Chosen::Web),
         RoutePreference::Auto if has_credential => Ok(Chosen::Api),
         RoutePreference::Auto => Err(format!(
             "{}: no export and no credential: name a credential (API) or the owner's export files in the registry",
@@ -65,7 +64,6 @@ pub fn choose_route(account: &RegistryAccount) -> Result<Chosen, String> {
             "{}: route api needs a credential name in the registry",
             account.key()
         )),
-        RoutePreference::Web if web => Ok(Chosen::Web),
         RoutePreference::Web => Err(format!(
             "{}: tawthiq has no public-web route for {}: use api or export",
             account.key(),
@@ -75,6 +73,9 @@ pub fn choose_route(account: &RegistryAccount) -> Result<Chosen, String> {
 }
 
 /// The registry's accounts with their resolved credentials, and the shared transport.
+///
+/// Only what opening a source needs is kept per account (not the entity's names), so that a
+/// registry of 130,000 accounts costs the runner a few tens of MB.
 pub struct RegistrySources {
     transport: Transport,
     accounts: HashMap<String, RegistryAccount>,
@@ -142,7 +143,16 @@ impl RegistrySources {
     ) -> RegistrySources {
         RegistrySources {
             transport,
-            accounts: accounts.into_iter().map(|a| (a.key(), a)).collect(),
+            accounts: accounts
+                .into_iter()
+                .map(|mut a| {
+                    // The entity is the report's business, not the capture's.
+                    a.entity.name = String::new();
+                    a.entity.region = None;
+                    a.exports.shrink_to_fit();
+                    (a.key(), a)
+                })
+                .collect(),
             credentials,
             yt_dlp: cfg.yt_dlp(),
             fetch_links,
@@ -162,7 +172,7 @@ impl RegistrySources {
             })
     }
 
-    async fn api<'a>(&'a self, a: &RegistryAccount) -> Result<Box<dyn Source + 'a>, FetchError> {
+    fn api<'a>(&'a self, a: &RegistryAccount) -> Result<Box<dyn Source + 'a>, FetchError> {
         let t = &self.transport;
         let secret = self
             .credential(a)
@@ -245,7 +255,7 @@ impl Sources for RegistrySources {
             retryable: false,
         })?;
         let opened = match route {
-            Chosen::Api => self.api(account).await,
+            Chosen::Api => self.api(account),
             Chosen::Export => self.export(account).await,
             Chosen::Web => account
                 .account

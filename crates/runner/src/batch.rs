@@ -131,7 +131,7 @@ impl BatchOptions {
             workers: 4,
             worker_prefix: default_worker_prefix(),
             lease: Duration::minutes(5),
-            heartbeat_every: StdDuration::from_secs(60),
+            heartbeat_every: StdDuration::from_mins(1),
             idle_poll: StdDuration::from_secs(2),
             linger: Duration::minutes(15),
             backoff: Backoff::default(),
@@ -568,11 +568,10 @@ async fn capture_and_store(
         }
     }
 
-    let name = published
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| format!("{}.tar.zst", published.bundle_id));
+    let name = published.path.file_name().map_or_else(
+        || format!("{}.tar.zst", published.bundle_id),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let uploaded = match shared.target.publish(&published.path, &name).await {
         Ok(u) => u,
         Err(message) => {
@@ -639,11 +638,12 @@ async fn record_fetch_error(
 ) -> Result<Ended, BatchError> {
     let now = OffsetDateTime::now_utc();
     let until = match e {
-        FetchError::Deferred { until, .. } => Some(*until),
-        FetchError::QuotaExhausted { until, .. } => Some(until.unwrap_or(now + Duration::hours(1))),
-        FetchError::RateLimited {
+        FetchError::Deferred { until, .. }
+        | FetchError::RateLimited {
             until: Some(until), ..
         } => Some(*until),
+        // A spent quota with no announced reset: look again in an hour.
+        FetchError::QuotaExhausted { until, .. } => Some(until.unwrap_or(now + Duration::hours(1))),
         _ => None,
     };
     if let Some(until) = until {

@@ -91,12 +91,12 @@ impl SharedBudgets {
     }
 
     /// Waits until `until`, or defers when that is too far.
-    async fn wait_until(&self, until: OffsetDateTime, reason: String) -> Result<(), FetchError> {
+    async fn wait_until(&self, until: OffsetDateTime, reason: &str) -> Result<(), FetchError> {
         let now = OffsetDateTime::now_utc();
         let wait: StdDuration = (until - now).try_into().unwrap_or(StdDuration::ZERO);
         if wait > self.max_wait {
             return Err(FetchError::Deferred {
-                reason,
+                reason: reason.to_owned(),
                 until,
                 max_wait: self.max_wait,
             });
@@ -124,7 +124,7 @@ impl Gate for SharedBudgets {
                 {
                     Admission::Granted => return Ok(()),
                     Admission::Wait { until, reason } => {
-                        self.wait_until(until, format!("{}: {reason}", request.platform))
+                        self.wait_until(until, &format!("{}: {reason}", request.platform))
                             .await?;
                     }
                 }
@@ -133,7 +133,7 @@ impl Gate for SharedBudgets {
                     None => return Ok(()),
                     Some(until) => {
                         let reason = format!("{} is blocked for every worker", request.platform);
-                        self.wait_until(until, reason).await?;
+                        self.wait_until(until, &reason).await?;
                         // The block is over: read it again rather than trust the cache.
                         self.blocks
                             .lock()

@@ -346,6 +346,11 @@ impl Registry {
         &self.accounts
     }
 
+    /// The accounts, by value (a batch keeps what it needs of them and drops the rest).
+    pub fn into_accounts(self) -> Vec<RegistryAccount> {
+        self.accounts
+    }
+
     pub fn iter(&self) -> std::slice::Iter<'_, RegistryAccount> {
         self.accounts.iter()
     }

@@ -56,6 +56,10 @@ pub struct Args {
     /// `tawthiq-run/scratch`).
     #[arg(long)]
     scratch: Option<PathBuf>,
+    /// Archive the accounts already done once more (a new pass): each new bundle names the
+    /// account's previous one (`Previous-Bundle-Tagmanifest-SHA256`).
+    #[arg(long)]
+    again: bool,
     /// snapchat exports: do not fetch the memories' download links (offline runs; they are
     /// recorded either way).
     #[arg(long)]
@@ -68,10 +72,11 @@ pub struct Args {
 }
 
 pub const DEFAULT_STORE: &str = "tawthiq-run/bundles";
+#[allow(clippy::too_many_lines)] // the run's set-up in order: each step a few lines
 pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
     // Everything that can be wrong with the input is found before any account starts.
     let registry = Registry::load(&a.registry)?;
-    let accounts: Vec<_> = registry.accounts().to_vec();
+    let accounts = registry.into_accounts();
     anyhow::ensure!(
         !accounts.is_empty(),
         "registry {} lists no accounts",
@@ -131,6 +136,14 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
             total = specs.len(),
             "registry loaded into the run state"
         );
+        drop(specs);
+        if a.again {
+            let platforms = (!a.platforms.is_empty()).then_some(a.platforms.as_slice());
+            let n = store
+                .requeue_done(platforms, "tawthiq run --again", now)
+                .await?;
+            tracing::info!(requeued = n, "accounts already done are archived again");
+        }
         for (platform, cap) in &caps {
             store.set_platform_cap(*platform, *cap, now).await?;
         }
@@ -211,8 +224,7 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
 fn run_id(registry: &std::path::Path) -> String {
     let stem = registry
         .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "registry".into());
+        .map_or_else(|| "registry".into(), |s| s.to_string_lossy().into_owned());
     let stem: String = stem
         .chars()
         .map(|c| {

@@ -158,3 +158,100 @@ fn malformed_registry_is_refused_with_line_numbers() {
         "state was created"
     );
 }
+
+/// `--again`: a second pass archives every account once more, and each new bundle names the
+/// account's previous one, so the chain verifies.
+#[test]
+fn a_second_pass_names_each_previous_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keygen(dir.path());
+    let state = format!("sqlite://{}", dir.path().join("state.db").display());
+    let store = dir.path().join("bundles");
+    let go = |again: bool| {
+        let mut c = tawthiq();
+        c.current_dir(dir.path())
+            .arg("run")
+            .arg(examples().join("offline.csv"))
+            .args(["--state", &state, "--store"])
+            .arg(&store)
+            .arg("--key")
+            .arg(&keys.secret)
+            .args(["--no-fetch", "--json"]);
+        if again {
+            c.arg("--again");
+        }
+        c
+    };
+    ok(&mut go(false));
+    let first = bundles_in(&store);
+    assert_eq!(first.len(), 5);
+    // Bundle ids carry the capture second: make sure the second pass gets new ones.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second: serde_json::Value = serde_json::from_str(&ok(&mut go(true))).unwrap();
+    assert_eq!(second["this_run"]["done"], 5, "{second}");
+    let all = bundles_in(&store);
+    assert_eq!(all.len(), 10, "{all:?}");
+
+    let x: Vec<&PathBuf> = all
+        .iter()
+        .filter(|b| b.file_name().unwrap().to_string_lossy().starts_with("x-"))
+        .collect();
+    assert_eq!(x.len(), 2);
+    let bag_info = |b: &Path| {
+        ok(tawthiq()
+            .arg("cat")
+            .arg(b)
+            .arg("bag-info.txt")
+            .arg("--pubkey")
+            .arg(&keys.public))
+    };
+    let tag_sha = |b: &Path| {
+        ok(tawthiq()
+            .arg("cat")
+            .arg(b)
+            .arg("tagmanifest-sha256.txt")
+            .arg("--pubkey")
+            .arg(&keys.public))
+    };
+    let (older, newer) = (x[0], x[1]);
+    assert!(
+        bag_info(older).contains("Previous-Bundle-Tagmanifest-SHA256: none"),
+        "the first bundle names no previous one"
+    );
+    let named = bag_info(newer)
+        .lines()
+        .find_map(|l| l.strip_prefix("Previous-Bundle-Tagmanifest-SHA256: "))
+        .map(str::to_owned)
+        .expect("the second bundle names the first");
+    let digest = sha256_hex(tag_sha(older).as_bytes());
+    assert_eq!(named.trim(), digest);
+
+    let mut verify = tawthiq();
+    verify
+        .arg("verify")
+        .arg("--chain")
+        .arg("--pubkey")
+        .arg(&keys.public);
+    for b in &all {
+        verify.arg(b);
+    }
+    ok(&mut verify);
+}
+
+/// The SHA-256 of `bytes` in hex, as `sha256sum` computes it.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}

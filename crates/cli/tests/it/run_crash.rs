@@ -27,6 +27,7 @@ fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
+#[allow(clippy::too_many_lines)] // one scenario, start to finish
 /// A worker is killed (SIGKILL) while a media download hangs; a second process takes the
 /// account over when the lease expires and archives it; exactly one bundle per account.
 #[test]
@@ -47,7 +48,7 @@ fn killed_mid_download_is_taken_over_and_archived_once() {
                 ResponseTemplate::new(200)
                     .insert_header("content-type", "image/jpeg")
                     .set_body_bytes(vec![0xFF_u8; 4096])
-                    .set_delay(Duration::from_secs(60)),
+                    .set_delay(Duration::from_mins(1)),
             )
             .up_to_n_times(1)
             .with_priority(1)
@@ -82,7 +83,7 @@ fn killed_mid_download_is_taken_over_and_archived_once() {
     };
     wait_for(
         "the first media download",
-        Duration::from_secs(60),
+        Duration::from_mins(1),
         media_requested,
     );
     let mut first = first;
@@ -143,10 +144,13 @@ fn killed_mid_download_is_taken_over_and_archived_once() {
     });
 }
 
+/// When each profile request arrived, with the status it got.
+type Arrivals = Arc<Mutex<Vec<(Instant, u16)>>>;
+
 /// Records when each profile request arrived, answering 429 (with a reset `block_secs`
 /// later) to the request number `throttle_at`, if any.
 struct Clocked {
-    arrivals: Arc<Mutex<Vec<(Instant, u16)>>>,
+    arrivals: Arrivals,
     throttle_at: Option<usize>,
     block_secs: u64,
 }
@@ -170,7 +174,7 @@ fn clocked_server(
     rt: &tokio::runtime::Runtime,
     throttle_at: Option<usize>,
     block_secs: u64,
-) -> (MockServer, Arc<Mutex<Vec<(Instant, u16)>>>) {
+) -> (MockServer, Arrivals) {
     let arrivals = Arc::new(Mutex::new(Vec::new()));
     let responder = Clocked {
         arrivals: Arc::clone(&arrivals),

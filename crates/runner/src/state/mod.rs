@@ -337,10 +337,12 @@ pub enum EventKind {
     PlatformBlocked,
     PlatformCapSet,
     PlatformQuotaSet,
+    /// A done account put back to pending for a new capture pass.
+    Requeued,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::Claimed,
         EventKind::LeaseExpiredReclaimed,
         EventKind::Completed,
@@ -351,6 +353,7 @@ impl EventKind {
         EventKind::PlatformBlocked,
         EventKind::PlatformCapSet,
         EventKind::PlatformQuotaSet,
+        EventKind::Requeued,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -365,6 +368,7 @@ impl EventKind {
             EventKind::PlatformBlocked => "platform_blocked",
             EventKind::PlatformCapSet => "platform_cap_set",
             EventKind::PlatformQuotaSet => "platform_quota_set",
+            EventKind::Requeued => "requeued",
         }
     }
 }
@@ -687,6 +691,16 @@ pub trait StateStore: Send + Sync + fmt::Debug {
     async fn last_bundle(&self, key: &str) -> Result<Option<BundleRecord>, StateError> {
         Ok(self.bundles(key).await?.pop())
     }
+
+    /// Puts every `done` account of `platforms` (all when `None`) back to `pending` for a new
+    /// capture pass; each next bundle names the account's previous one. Audited per account.
+    /// Returns how many were put back.
+    async fn requeue_done(
+        &self,
+        platforms: Option<&[Platform]>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StateError>;
 
     /// When the next account of `platforms` (all when `None`) may be claimable: `now` or
     /// earlier for a pending account of an unblocked platform, else the earliest of a retry's

@@ -379,6 +379,36 @@ async fn migrate_step(
     Ok(Ok(true))
 }
 
+async fn requeue_tx(
+    conn: &mut PgConnection,
+    wanted: &[String],
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<Result<u64, StateError>, StateError> {
+    sqlx::query(
+        "INSERT INTO audit_events (at, key, worker, event, fence, detail)
+         SELECT $1, key, NULL, 'requeued', fence, $2 FROM accounts
+         WHERE state = 'done' AND platform = ANY($3) ORDER BY key",
+    )
+    .bind(to_millis(now))
+    .bind(reason)
+    .bind(wanted)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    let n = sqlx::query(
+        "UPDATE accounts SET state = 'pending', updated_at = $1
+         WHERE state = 'done' AND platform = ANY($2)",
+    )
+    .bind(to_millis(now))
+    .bind(wanted)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    Ok(Ok(n))
+}
+
 struct Audit<'a> {
     at: OffsetDateTime,
     key: Option<&'a str>,
@@ -1411,6 +1441,20 @@ impl StateStore for PostgresStateStore {
             .await
             .map_err(db)?;
         row.as_ref().map(bundle_row).transpose()
+    }
+
+    async fn requeue_done(
+        &self,
+        platforms: Option<&[Platform]>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StateError> {
+        let wanted: Vec<String> = platforms
+            .map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec)
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        write_tx!(self, |conn| requeue_tx(conn, &wanted, reason, now))
     }
 
     async fn next_due(

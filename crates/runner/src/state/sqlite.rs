@@ -947,6 +947,34 @@ async fn load_budget(
     row.as_ref().map(budget_row).transpose()
 }
 
+async fn requeue_tx(
+    conn: &mut SqliteConnection,
+    wanted: &[Platform],
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<Result<u64, StateError>, StateError> {
+    let filter = format!(
+        "state = 'done' AND platform IN ({})",
+        placeholders(wanted.len())
+    );
+    let sql = format!(
+        "INSERT INTO audit_events (at, key, worker, event, fence, detail)
+         SELECT ?, key, NULL, 'requeued', fence, ? FROM accounts WHERE {filter} ORDER BY key"
+    );
+    let mut query = sqlx::query(&sql).bind(to_millis(now)).bind(reason);
+    for p in wanted {
+        query = query.bind(p.as_str());
+    }
+    query.execute(&mut *conn).await.map_err(db)?;
+    let sql = format!("UPDATE accounts SET state = 'pending', updated_at = ? WHERE {filter}");
+    let mut query = sqlx::query(&sql).bind(to_millis(now));
+    for p in wanted {
+        query = query.bind(p.as_str());
+    }
+    let n = query.execute(&mut *conn).await.map_err(db)?.rows_affected();
+    Ok(Ok(n))
+}
+
 async fn set_quota_tx(
     conn: &mut SqliteConnection,
     platform: Platform,
@@ -1202,6 +1230,19 @@ impl StateStore for SqliteStateStore {
             .await
             .map_err(db)?;
         row.as_ref().map(bundle_row).transpose()
+    }
+
+    async fn requeue_done(
+        &self,
+        platforms: Option<&[Platform]>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StateError> {
+        let wanted: Vec<Platform> = platforms.map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec);
+        if wanted.is_empty() {
+            return Ok(0);
+        }
+        write_tx!(self, |conn| requeue_tx(conn, &wanted, reason, now))
     }
 
     async fn next_due(

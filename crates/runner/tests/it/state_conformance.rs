@@ -873,6 +873,53 @@ pub async fn quota_respects_block(store: &dyn StateStore) {
     ));
 }
 
+/// A new pass: done accounts go back to pending, keep their bundles, and the next completion
+/// names the previous bundle.
+pub async fn requeue_done_starts_a_new_pass(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::X, 2), T0)
+        .await
+        .unwrap();
+    store
+        .upsert_accounts(&specs(Platform::Youtube, 1), T0)
+        .await
+        .unwrap();
+    while let Some(c) = store.claim("w", None, T0, LEASE).await.unwrap() {
+        store
+            .complete(&c.key, c.fence, &completion(&c.key, c.fence), T0)
+            .await
+            .unwrap();
+    }
+    let t1 = T0 + Duration::days(7);
+    let n = store
+        .requeue_done(Some(&[Platform::X]), "second pass", t1)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let counts = store.summary().await.unwrap().counts();
+    assert_eq!((counts.pending, counts.done), (2, 1));
+    let c = store.claim("w", None, t1, LEASE).await.unwrap().unwrap();
+    assert_eq!(c.platform, Platform::X);
+    let previous = store.last_bundle(&c.key).await.unwrap().unwrap();
+    let mut second = completion(&c.key, c.fence);
+    second.previous_bundle = Some(previous.bundle_id.clone());
+    store.complete(&c.key, c.fence, &second, t1).await.unwrap();
+    let bundles = store.bundles(&c.key).await.unwrap();
+    assert_eq!(bundles.len(), 2);
+    assert_eq!(bundles[1].previous_bundle, Some(previous.bundle_id));
+    let kinds = kinds(&store.events(&c.key).await.unwrap());
+    assert_eq!(
+        kinds,
+        vec![
+            EventKind::Claimed,
+            EventKind::Completed,
+            EventKind::Requeued,
+            EventKind::Claimed,
+            EventKind::Completed
+        ]
+    );
+}
+
 /// `next_due` says when an idle worker should look again, and `None` once nothing is left.
 pub async fn next_due_reports_what_waits(store: &dyn StateStore) {
     assert_eq!(store.next_due(None, T0).await.unwrap(), None, "empty store");
@@ -1047,6 +1094,7 @@ mod sqlite {
         quota_bucket_and_window,
         quota_respects_block,
         next_due_reports_what_waits,
+        requeue_done_starts_a_new_pass,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1212,6 +1260,7 @@ mod postgres {
         quota_bucket_and_window,
         quota_respects_block,
         next_due_reports_what_waits,
+        requeue_done_starts_a_new_pass,
     );
 
     /// 16 handles (own pools), opened at once as workers starting together would, drain 1000
