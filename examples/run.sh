@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-run-output}
 cargo build --release --quiet -p cli --bin tawthiq
-tawthiq=target/release/tawthiq
+tawthiq=${CARGO_TARGET_DIR:-target}/release/tawthiq
 mkdir -p "$out"
 if [ ! -f "$out/tawthiq.key" ]; then
   "$tawthiq" keygen --secret "$out/tawthiq.key" --public "$out/tawthiq.pub"
