@@ -255,3 +255,47 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// An unreachable PostgreSQL or S3 endpoint: one line naming it (never the password or the
+/// secret key), exit 1, nothing archived.
+#[test]
+fn unreachable_state_or_store_is_named_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keygen(dir.path());
+    let registry = examples().join("offline.csv");
+    let o = run(tawthiq()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg(&registry)
+        .args([
+            "--state",
+            "postgres://tawthiq:pg-secret-pw@127.0.0.1:1/runs",
+        ])
+        .arg("--key")
+        .arg(&keys.secret));
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+    assert!(!err.contains("pg-secret-pw"), "{err}");
+
+    let state = format!("sqlite://{}", dir.path().join("state.db").display());
+    let o = run(tawthiq()
+        .current_dir(dir.path())
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "s3-secret-key")
+        .env("AWS_REGION", "us-east-1")
+        .arg("run")
+        .arg(&registry)
+        .args(["--state", &state, "--store", "s3://school-bundles/run1"])
+        .arg("--key")
+        .arg(&keys.secret));
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("http://127.0.0.1:1"), "{err}");
+    assert!(!err.contains("s3-secret-key"), "{err}");
+    assert!(!dir.path().join("tawthiq-run").exists());
+}
