@@ -63,6 +63,7 @@ async fn main() {
                 account: format!("@school{i:06}"),
                 route: Some("api".into()),
                 credential_ref: Some(format!("SCHOOL{i:06}")),
+                exports: Vec::new(),
             }
         })
         .collect();

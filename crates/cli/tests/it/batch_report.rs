@@ -75,6 +75,7 @@ async fn fill(db: &Path, registry: &Path) {
             account: a.account.clone(),
             route: None,
             credential_ref: None,
+            exports: Vec::new(),
         })
         .collect();
     assert_eq!(specs.len(), 6, "{specs:?}");
@@ -84,6 +85,7 @@ async fn fill(db: &Path, registry: &Path) {
         account: "@orphan_account".into(),
         route: None,
         credential_ref: None,
+        exports: Vec::new(),
     });
     let store = SqliteStateStore::open(db, SqliteOptions::default())
         .await

@@ -158,6 +158,8 @@ pub struct AccountSpec {
     pub route: Option<String>,
     /// Name of the credential (looked up in the environment or a secrets file), never the secret.
     pub credential_ref: Option<String>,
+    /// The owner's export files (paths as the registry resolved them), for the export route.
+    pub exports: Vec<String>,
 }
 
 /// Where an account is in its life cycle.
@@ -223,6 +225,8 @@ pub struct Claim {
     pub account: String,
     pub route: Option<String>,
     pub credential_ref: Option<String>,
+    /// The owner's export files, as the registry last listed them.
+    pub exports: Vec<String>,
     /// 1 for the first try, then one more per recorded failure (deferrals and lease takeovers
     /// do not count).
     pub attempt: u32,
@@ -339,10 +343,12 @@ pub enum EventKind {
     PlatformQuotaSet,
     /// A done account put back to pending for a new capture pass.
     Requeued,
+    /// The registry now gives a known account another handle, route, credential or exports.
+    RegistryChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::Claimed,
         EventKind::LeaseExpiredReclaimed,
         EventKind::Completed,
@@ -354,6 +360,7 @@ impl EventKind {
         EventKind::PlatformCapSet,
         EventKind::PlatformQuotaSet,
         EventKind::Requeued,
+        EventKind::RegistryChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -369,6 +376,7 @@ impl EventKind {
             EventKind::PlatformCapSet => "platform_cap_set",
             EventKind::PlatformQuotaSet => "platform_quota_set",
             EventKind::Requeued => "requeued",
+            EventKind::RegistryChanged => "registry_changed",
         }
     }
 }
@@ -570,7 +578,9 @@ impl StateError {
 ///
 /// Contracts every engine honours (and the conformance suite checks):
 ///
-/// - `upsert_accounts` is idempotent: a known key keeps its state, fence, attempts and bundles.
+/// - `upsert_accounts` is idempotent: a known key keeps its state, fence, attempts and bundles,
+///   and takes the registry's current handle, route, credential and exports (a change is
+///   audited as `registry_changed`; the next claim carries it).
 /// - `claim` never hands out an account another worker holds under an unexpired lease. It picks
 ///   an expired lease first, then a due `retry`/`deferred` account, then a `pending` one; skips
 ///   platforms that are blocked or at their concurrency cap; and increments the account's fence.
@@ -720,6 +730,52 @@ pub trait StateStore: Send + Sync + fmt::Debug {
 }
 
 /// Milliseconds since the epoch, the storage form of times in both dialects.
+/// An audit row as both engines write it.
+pub(crate) struct Audit<'a> {
+    pub at: OffsetDateTime,
+    pub key: Option<&'a str>,
+    pub worker: Option<&'a str>,
+    pub event: EventKind,
+    pub fence: Option<i64>,
+    pub detail: Option<String>,
+}
+
+impl<'a> Audit<'a> {
+    /// A known account fed again with other registry values.
+    pub fn registry_changed(a: &'a AccountSpec, at: OffsetDateTime) -> Audit<'a> {
+        let detail = format!(
+            "account {}, route {}, credential {}, {} export file(s)",
+            a.account,
+            a.route.as_deref().unwrap_or("-"),
+            a.credential_ref.as_deref().unwrap_or("-"),
+            a.exports.len()
+        );
+        Audit {
+            at,
+            key: Some(&a.key),
+            worker: None,
+            event: EventKind::RegistryChanged,
+            fence: None,
+            detail: Some(detail),
+        }
+    }
+}
+
+/// Export paths as stored: a JSON array, `NULL` when there are none.
+pub(crate) fn exports_to_column(exports: &[String]) -> Option<String> {
+    (!exports.is_empty()).then(|| serde_json::to_string(exports).unwrap_or_default())
+}
+
+pub(crate) fn exports_from_column(stored: Option<String>) -> Result<Vec<String>, StateError> {
+    stored.map_or_else(
+        || Ok(Vec::new()),
+        |json| {
+            serde_json::from_str(&json)
+                .map_err(|e| StateError::Corrupt(format!("exports column {json:?}: {e}")))
+        },
+    )
+}
+
 pub(crate) fn to_millis(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }

@@ -48,6 +48,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::quota::{Budget, Quota, TokenBucket, WindowQuota, describe_quota};
 use super::{
+    Audit, exports_from_column, exports_to_column,
     AccountReport, AccountSpec, AccountState, Admission, AuditEvent, BundleRecord, Claim,
     Completion, Disposition, EventKind, Failure, Fence, PlatformSummary, StateError, StateStore,
     Summary, from_millis, redact_location, to_millis,
@@ -64,6 +65,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "quota budgets",
         include_str!("../../migrations/postgres/0002_quota_budgets.sql"),
+    ),
+    (
+        3,
+        "account exports",
+        include_str!("../../migrations/postgres/0003_account_exports.sql"),
     ),
 ];
 
@@ -409,14 +415,6 @@ async fn requeue_tx(
     Ok(Ok(n))
 }
 
-struct Audit<'a> {
-    at: OffsetDateTime,
-    key: Option<&'a str>,
-    worker: Option<&'a str>,
-    event: EventKind,
-    fence: Option<i64>,
-    detail: Option<String>,
-}
 
 async fn audit(conn: &mut PgConnection, a: Audit<'_>) -> Result<(), StateError> {
     sqlx::query(
@@ -504,7 +502,9 @@ async fn upsert_tx(
     accounts: &[AccountSpec],
     now: OffsetDateTime,
 ) -> Result<Result<u64, StateError>, StateError> {
-    // One statement per chunk: the rows travel as arrays, not one round trip each.
+    // Two statements per chunk, the rows travelling as arrays: known accounts take the
+    // registry's current handle, route, credential and exports (state, fence and bundles
+    // stay), then new ones are inserted.
     let keys: Vec<&str> = accounts.iter().map(|a| a.key.as_str()).collect();
     let platforms: Vec<&str> = accounts.iter().map(|a| a.platform.as_str()).collect();
     let names: Vec<&str> = accounts.iter().map(|a| a.account.as_str()).collect();
@@ -513,17 +513,46 @@ async fn upsert_tx(
         .iter()
         .map(|a| a.credential_ref.as_deref())
         .collect();
+    let exports: Vec<Option<String>> = accounts
+        .iter()
+        .map(|a| exports_to_column(&a.exports))
+        .collect();
+    let changed: Vec<String> = sqlx::query_scalar(
+        "UPDATE accounts AS a SET account = t.a, route = t.r, credential_ref = t.c, exports = t.e,
+             updated_at = $6
+         FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[])
+             AS t (k, a, r, c, e)
+         WHERE a.key = t.k AND (a.account IS DISTINCT FROM t.a OR a.route IS DISTINCT FROM t.r
+             OR a.credential_ref IS DISTINCT FROM t.c OR a.exports IS DISTINCT FROM t.e)
+         RETURNING a.key",
+    )
+    .bind(&keys)
+    .bind(&names)
+    .bind(&routes)
+    .bind(&credentials)
+    .bind(&exports)
+    .bind(to_millis(now))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    for key in &changed {
+        if let Some(a) = accounts.iter().find(|a| &a.key == key) {
+            audit(conn, Audit::registry_changed(a, now)).await?;
+        }
+    }
     let added = sqlx::query(
-        "INSERT INTO accounts (key, platform, account, route, credential_ref, updated_at)
-         SELECT k, p, a, r, c, $6
-         FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) AS t (k, p, a, r, c)
+        "INSERT INTO accounts (key, platform, account, route, credential_ref, exports, updated_at)
+         SELECT k, p, a, r, c, e, $7
+         FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[])
+             AS t (k, p, a, r, c, e)
          ON CONFLICT (key) DO NOTHING",
     )
-    .bind(keys)
-    .bind(platforms)
-    .bind(names)
-    .bind(routes)
-    .bind(credentials)
+    .bind(&keys)
+    .bind(&platforms)
+    .bind(&names)
+    .bind(&routes)
+    .bind(&credentials)
+    .bind(&exports)
     .bind(to_millis(now))
     .execute(&mut *conn)
     .await
@@ -766,7 +795,7 @@ async fn claim_tx(
         "UPDATE accounts SET state = 'running', fence = fence + 1, worker = $1, lease_until = $2,
              claims = claims + 1, updated_at = $3
          WHERE key = $4
-         RETURNING fence, attempts, platform, account, route, credential_ref",
+         RETURNING fence, attempts, platform, account, route, credential_ref, exports",
     )
     .bind(worker)
     .bind(lease_until)
@@ -794,6 +823,7 @@ async fn claim_tx(
         account: get(&row, "account")?,
         route: get(&row, "route")?,
         credential_ref: get(&row, "credential_ref")?,
+        exports: exports_from_column(get(&row, "exports")?)?,
         attempt: u32::try_from(attempts + 1).unwrap_or(u32::MAX),
         fence: Fence(to_u64(fence, "fence")?),
         lease_until: from_millis(lease_until)?,

@@ -39,6 +39,7 @@ use tokio::sync::Mutex;
 
 use super::quota::{Budget, Quota, TokenBucket, WindowQuota, describe_quota};
 use super::{
+    Audit, exports_from_column, exports_to_column,
     AccountReport, AccountSpec, AccountState, Admission, AuditEvent, BundleRecord, Claim,
     Completion, Disposition, EventKind, Failure, Fence, PlatformSummary, StateError, StateStore,
     Summary, from_millis, to_millis,
@@ -55,6 +56,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "quota budgets",
         include_str!("../../migrations/sqlite/0002_quota_budgets.sql"),
+    ),
+    (
+        3,
+        "account exports",
+        include_str!("../../migrations/sqlite/0003_account_exports.sql"),
     ),
 ];
 
@@ -299,14 +305,6 @@ async fn migrate(conn: &mut SqliteConnection) -> Result<Result<(), StateError>, 
     Ok(Ok(()))
 }
 
-struct Audit<'a> {
-    at: OffsetDateTime,
-    key: Option<&'a str>,
-    worker: Option<&'a str>,
-    event: EventKind,
-    fence: Option<i64>,
-    detail: Option<String>,
-}
 
 async fn audit(conn: &mut SqliteConnection, a: Audit<'_>) -> Result<(), StateError> {
     sqlx::query(
@@ -377,18 +375,48 @@ async fn upsert_tx(
     accounts: &[AccountSpec],
     now: OffsetDateTime,
 ) -> Result<Result<u64, StateError>, StateError> {
+    let now_ms = to_millis(now);
     let mut added = 0;
     for a in accounts {
+        let exports = exports_to_column(&a.exports);
+        // A known account takes the registry's current route, credential and exports; its
+        // state, fence, attempts and bundles stay.
+        let changed = sqlx::query(
+            "UPDATE accounts SET account = ?, route = ?, credential_ref = ?, exports = ?,
+                 updated_at = ?
+             WHERE key = ? AND (account IS NOT ? OR route IS NOT ? OR credential_ref IS NOT ?
+                 OR exports IS NOT ?)",
+        )
+        .bind(&a.account)
+        .bind(&a.route)
+        .bind(&a.credential_ref)
+        .bind(&exports)
+        .bind(now_ms)
+        .bind(&a.key)
+        .bind(&a.account)
+        .bind(&a.route)
+        .bind(&a.credential_ref)
+        .bind(&exports)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        if changed > 0 {
+            audit(conn, Audit::registry_changed(a, now)).await?;
+            continue;
+        }
         added += sqlx::query(
-            "INSERT INTO accounts (key, platform, account, route, credential_ref, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO accounts (key, platform, account, route, credential_ref, exports,
+                 updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
         )
         .bind(&a.key)
         .bind(a.platform.as_str())
         .bind(&a.account)
         .bind(&a.route)
         .bind(&a.credential_ref)
-        .bind(to_millis(now))
+        .bind(&exports)
+        .bind(now_ms)
         .execute(&mut *conn)
         .await
         .map_err(db)?
@@ -550,7 +578,7 @@ async fn claim_tx(
         "UPDATE accounts SET state = 'running', fence = fence + 1, worker = ?, lease_until = ?,
              claims = claims + 1, updated_at = ?
          WHERE key = ?
-         RETURNING fence, attempts, platform, account, route, credential_ref",
+         RETURNING fence, attempts, platform, account, route, credential_ref, exports",
     )
     .bind(worker)
     .bind(lease_until)
@@ -578,6 +606,7 @@ async fn claim_tx(
         account: get(&row, "account")?,
         route: get(&row, "route")?,
         credential_ref: get(&row, "credential_ref")?,
+        exports: exports_from_column(get(&row, "exports")?)?,
         attempt: u32::try_from(attempts + 1).unwrap_or(u32::MAX),
         fence: Fence(to_u64(fence, "fence")?),
         lease_until: from_millis(lease_until)?,

@@ -27,6 +27,7 @@ fn spec(platform: Platform, n: usize) -> AccountSpec {
         account: format!("acct{n:05}"),
         route: Some("api".into()),
         credential_ref: Some(format!("{}_TOKEN", platform.as_str().to_uppercase())),
+        exports: Vec::new(),
     }
 }
 
@@ -499,22 +500,50 @@ pub async fn upsert_idempotent(store: &dyn StateStore) {
     let accounts = specs(Platform::Snapchat, 3);
     assert_eq!(store.upsert_accounts(&accounts, T0).await.unwrap(), 3);
     let c = store.claim("w", None, T0, LEASE).await.unwrap().unwrap();
+    assert!(c.exports.is_empty());
+    // The registry is edited: the held account gets another credential and export files, and
+    // one account is added.
     let mut changed = accounts.clone();
-    changed[0].account = "renamed".into();
+    let held_at = changed.iter().position(|a| a.key == c.key).unwrap();
+    changed[held_at].credential_ref = Some("NEW_TOKEN".into());
+    changed[held_at].route = Some("export".into());
+    changed[held_at].exports = vec!["/exports/a.zip".into(), "/exports/مدرسة.zip".into()];
     changed.push(spec(Platform::Snapchat, 3));
     assert_eq!(store.upsert_accounts(&changed, T0).await.unwrap(), 1);
     assert_eq!(store.upsert_accounts(&changed, T0).await.unwrap(), 0);
     let report = store.report().await.unwrap();
     assert_eq!(report.len(), 4);
     let held = report.iter().find(|r| r.key == c.key).unwrap();
+    // The lease, fence and state survived both feeds.
     assert_eq!(held.state, AccountState::Running);
-    assert_eq!(held.account, c.account);
-    // The lease survived the second feed.
+    let trail = store.events(&c.key).await.unwrap();
+    let changes: Vec<_> = trail
+        .iter()
+        .filter(|e| e.event == EventKind::RegistryChanged)
+        .collect();
+    assert_eq!(changes.len(), 1, "one change audited, the repeat is a no-op");
+    assert!(changes[0].detail.as_deref().unwrap().contains("NEW_TOKEN"));
     store
         .complete(&c.key, c.fence, &completion(&c.key, c.fence), T0)
         .await
         .unwrap();
     assert_eq!(store.upsert_accounts(&[], T0).await.unwrap(), 0);
+    // The next claim of that account carries what the registry now says.
+    store
+        .requeue_done(None, "again", T0 + Duration::minutes(1))
+        .await
+        .unwrap();
+    let mut now = T0 + Duration::minutes(1);
+    loop {
+        let next = store.claim("w", None, now, LEASE).await.unwrap().unwrap();
+        if next.key == c.key {
+            assert_eq!(next.credential_ref.as_deref(), Some("NEW_TOKEN"));
+            assert_eq!(next.route.as_deref(), Some("export"));
+            assert_eq!(next.exports, ["/exports/a.zip", "/exports/مدرسة.zip"]);
+            break;
+        }
+        now += Duration::seconds(1);
+    }
 }
 
 /// The audit trail lists an account's transitions in order, with times, workers and fences.
@@ -1302,7 +1331,7 @@ mod postgres {
                 .fetch_all(store.pool())
                 .await
                 .unwrap();
-        assert_eq!(versions, [1, 2]);
+        assert_eq!(versions, [1, 2, 3]);
         drop_schema(&store, &schema).await;
     }
 
