@@ -29,7 +29,7 @@ pub mod handle;
 mod csv_format;
 mod toml_format;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -284,29 +284,98 @@ fn render_problems(path: Option<&Path>, problems: &[Problem], total: usize) -> S
     out
 }
 
+/// What [`Registry::check`] found in a valid registry, without holding its accounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checked {
+    pub accounts: usize,
+    /// Every credential name the registry uses, once.
+    pub credentials: BTreeSet<String>,
+}
+
 impl Registry {
     /// Reads a `.csv` or `.toml` registry; relative export paths are resolved against the
     /// registry's directory.
     pub fn load(path: impl AsRef<Path>) -> Result<Registry, RegistryError> {
-        let path = path.as_ref();
+        let mut accounts = Vec::new();
+        Registry::read(path.as_ref(), &mut |a| accounts.push(a))?;
+        Ok(Registry { accounts })
+    }
+
+    /// Validates a registry and lists its credential names, keeping one key per account
+    /// (for duplicates) but not the accounts: a batch run checks a registry of any size this
+    /// way before it changes anything, then feeds it with [`Registry::for_each_batch`].
+    pub fn check(path: impl AsRef<Path>) -> Result<Checked, RegistryError> {
+        let mut checked = Checked::default();
+        Registry::read(path.as_ref(), &mut |a| {
+            checked.accounts += 1;
+            if let Some(name) = a.credential
+                && !checked.credentials.contains(&name)
+            {
+                checked.credentials.insert(name);
+            }
+        })?;
+        Ok(checked)
+    }
+
+    /// Hands the accounts over in file order, `size` at a time, as they are read. Accounts
+    /// before an invalid line have been handed over when the error returns, so check the
+    /// registry first ([`Registry::check`]) when that matters.
+    pub fn for_each_batch(
+        path: impl AsRef<Path>,
+        size: usize,
+        each: &mut dyn FnMut(Vec<RegistryAccount>),
+    ) -> Result<(), RegistryError> {
+        let size = size.max(1);
+        let mut batch = Vec::with_capacity(size);
+        Registry::read(path.as_ref(), &mut |a| {
+            batch.push(a);
+            if batch.len() == size {
+                each(std::mem::replace(&mut batch, Vec::with_capacity(size)));
+            }
+        })?;
+        if !batch.is_empty() {
+            each(batch);
+        }
+        Ok(())
+    }
+
+    /// Reads the file (a CSV streamed line by line, a TOML whole), handing each valid account
+    /// to `sink` with its export paths resolved against the registry's directory.
+    fn read(path: &Path, sink: &mut dyn FnMut(RegistryAccount)) -> Result<(), RegistryError> {
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
-        let parse = match ext.as_deref() {
-            Some("csv") => Registry::parse_csv,
-            Some("toml") => Registry::parse_toml,
+        let io = |source| RegistryError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let mut resolve = |mut account: RegistryAccount| {
+            for export in &mut account.exports {
+                if export.is_relative() {
+                    *export = dir.join(&*export);
+                }
+            }
+            sink(account);
+        };
+        let mut b = Builder::new(&mut resolve);
+        match ext.as_deref() {
+            Some("csv") => {
+                let file = std::fs::File::open(path).map_err(io)?;
+                csv_format::read(std::io::BufReader::new(file), &mut b);
+            }
+            Some("toml") => {
+                let text = std::fs::read_to_string(path).map_err(io)?;
+                toml_format::read(&text, &mut b);
+            }
             _ => {
                 return Err(RegistryError::UnknownFormat {
                     path: path.to_owned(),
                 });
             }
-        };
-        let text = std::fs::read_to_string(path).map_err(|source| RegistryError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut registry = parse(&text).map_err(|e| match e {
+        }
+        b.finish().map_err(|e| match e {
             RegistryError::Invalid {
                 problems, total, ..
             } => RegistryError::Invalid {
@@ -315,30 +384,27 @@ impl Registry {
                 total,
             },
             other => other,
-        })?;
-        let dir = path.parent().unwrap_or(Path::new(""));
-        for account in &mut registry.accounts {
-            for export in &mut account.exports {
-                if export.is_relative() {
-                    *export = dir.join(&*export);
-                }
-            }
-        }
-        Ok(registry)
+        })
     }
 
     /// A CSV registry (see the module docs); `,` or `،` as the separator.
     pub fn parse_csv(text: &str) -> Result<Registry, RegistryError> {
-        let mut b = Builder::default();
-        csv_format::read(text, &mut b);
-        b.finish()
+        let mut accounts = Vec::new();
+        let mut sink = |a| accounts.push(a);
+        let mut b = Builder::new(&mut sink);
+        csv_format::read(text.as_bytes(), &mut b);
+        b.finish()?;
+        Ok(Registry { accounts })
     }
 
     /// A TOML registry: `[[entity]]` tables holding `[[entity.account]]` tables.
     pub fn parse_toml(text: &str) -> Result<Registry, RegistryError> {
-        let mut b = Builder::default();
+        let mut accounts = Vec::new();
+        let mut sink = |a| accounts.push(a);
+        let mut b = Builder::new(&mut sink);
         toml_format::read(text, &mut b);
-        b.finish()
+        b.finish()?;
+        Ok(Registry { accounts })
     }
 
     /// The accounts, in the order the file lists them.
@@ -399,19 +465,29 @@ pub(crate) struct RawAccount {
     pub exports: Vec<String>,
 }
 
-/// Both formats feed the same checks, so the rules and messages are the same.
-#[derive(Default)]
-pub(crate) struct Builder {
-    accounts: Vec<RegistryAccount>,
+/// Both formats feed the same checks, so the rules and messages are the same. Valid accounts
+/// go to the sink as they are read; the builder keeps only what the checks need.
+pub(crate) struct Builder<'s> {
+    sink: &'s mut dyn FnMut(RegistryAccount),
     problems: Vec<Problem>,
     total: usize,
     /// key → (line, as written) of its first listing.
-    seen: HashMap<String, (usize, String)>,
+    seen: HashMap<Box<str>, (usize, Box<str>)>,
     /// entity id → (entity, line) of its first listing.
     entities: HashMap<String, (Entity, usize)>,
 }
 
-impl Builder {
+impl<'s> Builder<'s> {
+    pub fn new(sink: &'s mut dyn FnMut(RegistryAccount)) -> Builder<'s> {
+        Builder {
+            sink,
+            problems: Vec::new(),
+            total: 0,
+            seen: HashMap::new(),
+            entities: HashMap::new(),
+        }
+    }
+
     pub fn problem(&mut self, place: &Place, message: impl Into<String>) {
         self.total += 1;
         if self.problems.len() < MAX_PROBLEMS {
@@ -562,7 +638,7 @@ impl Builder {
         };
         let key = candidate.key();
         let written = written.unwrap_or_default();
-        if let Some((first_line, first_written)) = self.seen.get(&key) {
+        if let Some((first_line, first_written)) = self.seen.get(key.as_str()) {
             let message = format!(
                 "duplicate account {key} (written {:?} here, {first_written:?} on line \
                  {first_line}): remove one of them",
@@ -571,9 +647,13 @@ impl Builder {
             self.problem(place, message);
             return;
         }
-        self.seen.insert(key, (line, written.trim().to_owned()));
-        if let Some(entity) = entity {
-            self.accounts.push(RegistryAccount {
+        self.seen
+            .insert(key.into(), (line, written.trim().into()));
+        // Once a problem is found nothing more is handed on: the registry will be refused.
+        if let Some(entity) = entity
+            && self.total == 0
+        {
+            (self.sink)(RegistryAccount {
                 entity,
                 ..candidate
             });
@@ -617,7 +697,7 @@ impl Builder {
         }
     }
 
-    fn finish(self) -> Result<Registry, RegistryError> {
+    fn finish(self) -> Result<(), RegistryError> {
         if self.total > 0 {
             return Err(RegistryError::Invalid {
                 path: None,
@@ -625,9 +705,7 @@ impl Builder {
                 total: self.total,
             });
         }
-        Ok(Registry {
-            accounts: self.accounts,
-        })
+        Ok(())
     }
 }
 
@@ -794,7 +872,8 @@ mod tests {
 
     #[test]
     fn problems_render_one_per_line_with_the_rest_counted() {
-        let mut b = Builder::default();
+        let mut sink = |_| {};
+        let mut b = Builder::new(&mut sink);
         for line in 1..=MAX_PROBLEMS + 5 {
             let place = Place {
                 line: Some(line),

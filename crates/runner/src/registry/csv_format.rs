@@ -1,9 +1,14 @@
 //! The CSV registry: a header row, then one account per row.
 //!
+//! The file is read one record at a time (a record is one line, or several when a quoted field
+//! holds line breaks), so a registry of any size costs only the record being read.
+//!
 //! Spreadsheets written in Arabic often separate fields with the Arabic comma `،` (U+060C). The
 //! `csv` crate takes a one-byte delimiter, so when the header is separated by `،` every `،`
-//! outside quotes becomes U+001F (a control character no registry holds) before parsing; the
-//! replacement keeps lines intact, so line numbers still match the file.
+//! outside quotes becomes U+001F (a control character no registry holds) before parsing.
+
+use std::borrow::Cow;
+use std::io::BufRead;
 
 use super::{Builder, Place, RawAccount, RawEntity};
 
@@ -97,70 +102,109 @@ fn ignored(header: &str) -> bool {
         || matches!(h.as_str(), "notes" | "note" | "comment" | "ملاحظات")
 }
 
-pub(super) fn read(text: &str, b: &mut Builder) {
-    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-    let arabic =
-        header_line(text).is_some_and(|h| h.matches(ARABIC_COMMA).count() > h.matches(',').count());
-    let owned;
-    let (text, delimiter) = if arabic {
-        if let Some(line) = text
-            .lines()
-            .position(|l| l.contains(UNIT_SEPARATOR))
-            .map(|i| i + 1)
-        {
-            b.problem(
-                &at(line),
-                "the file holds a U+001F control character: remove it",
-            );
-            return;
-        }
-        owned = split_arabic_commas(text);
-        (owned.as_str(), b'\x1f')
-    } else {
-        (text, b',')
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .comment(Some(b'#'))
-        .from_reader(text.as_bytes());
-    let mut columns: Option<Vec<Option<Column>>> = None;
+/// The header's columns and separator.
+struct Header {
+    columns: Vec<Option<Column>>,
+    arabic: bool,
+}
+
+pub(super) fn read(mut input: impl BufRead, b: &mut Builder) {
+    let mut header: Option<Header> = None;
+    let mut number = 0;
+    let mut text = String::new();
     let mut record = csv::StringRecord::new();
     loop {
-        match reader.read_record(&mut record) {
+        text.clear();
+        match next_line(&mut input, &mut text, &mut number) {
             Ok(false) => break,
             Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map(csv::Position::line);
-                let place = super::Place {
-                    line: line.and_then(|l| usize::try_from(l).ok()),
-                    context: None,
-                };
-                b.problem(&place, format!("unreadable CSV: {e}"));
-                return;
+            Err(message) => return b.problem(&at(number + 1), message),
+        }
+        if number == 1 && text.starts_with('\u{FEFF}') {
+            text.drain(..'\u{FEFF}'.len_utf8());
+        }
+        if text.trim().is_empty() || text.starts_with('#') {
+            continue;
+        }
+        let first = number;
+        // A quoted field may hold line breaks: the record goes on until its quotes balance.
+        let mut quotes = text.matches('"').count();
+        while quotes % 2 == 1 {
+            let from = text.len();
+            match next_line(&mut input, &mut text, &mut number) {
+                Ok(true) => quotes += text[from..].matches('"').count(),
+                Ok(false) => {
+                    return b.problem(
+                        &at(first),
+                        "a double quote opened on this line is never closed: close the quoted \
+                         field (\"…\")",
+                    );
+                }
+                Err(message) => return b.problem(&at(number + 1), message),
             }
         }
-        let line = record.position().map_or(0, |p| record_line(text, p));
+        let arabic = header.as_ref().map_or_else(
+            || text.matches(ARABIC_COMMA).count() > text.matches(',').count(),
+            |h| h.arabic,
+        );
+        let fields: Cow<'_, str> = if arabic {
+            if text.contains(UNIT_SEPARATOR) {
+                return b.problem(
+                    &at(first),
+                    "the line holds a U+001F control character: remove it",
+                );
+            }
+            Cow::Owned(split_arabic_commas(&text))
+        } else {
+            Cow::Borrowed(&text)
+        };
+        if let Err(e) = parse_record(&fields, arabic, &mut record) {
+            return b.problem(&at(first), format!("unreadable CSV: {e}"));
+        }
         // Lines of only spaces (or only separators) are blank too.
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let Some(cols) = &columns else {
-            match header(b, line, &record) {
-                Some(c) => columns = Some(c),
+        match &header {
+            None => match columns(b, first, &record) {
+                Some(columns) => header = Some(Header { columns, arabic }),
                 None => return,
-            }
-            continue;
-        };
-        row(b, cols, &record, line, arabic);
+            },
+            Some(h) => row(b, &h.columns, &record, first, h.arabic),
+        }
     }
-    if columns.is_none() {
+    if header.is_none() {
         b.problem(
             &Place::default(),
             "the registry is empty: it needs a header row and one row per account",
         );
     }
+}
+
+/// Appends the next line to `text`; `false` at the end of the file.
+fn next_line(input: &mut impl BufRead, text: &mut String, number: &mut usize) -> Result<bool, String> {
+    match input.read_line(text) {
+        Ok(0) => Ok(false),
+        Ok(_) => {
+            *number += 1;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(
+            "the line is not UTF-8 text: save the registry as UTF-8 (in Excel: CSV UTF-8)".into(),
+        ),
+        Err(e) => Err(format!("cannot read the registry: {e}")),
+    }
+}
+
+/// One record's fields.
+fn parse_record(text: &str, arabic: bool, record: &mut csv::StringRecord) -> csv::Result<()> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(if arabic { b'\x1f' } else { b',' })
+        .from_reader(text.as_bytes())
+        .read_record(record)
+        .map(drop)
 }
 
 /// One account row, checked against the header's columns.
@@ -222,7 +266,7 @@ fn at(line: usize) -> Place {
 }
 
 /// The header's columns, or `None` after recording why it is unusable.
-fn header(b: &mut Builder, line: usize, record: &csv::StringRecord) -> Option<Vec<Option<Column>>> {
+fn columns(b: &mut Builder, line: usize, record: &csv::StringRecord) -> Option<Vec<Option<Column>>> {
     let place = at(line);
     let mut cols = Vec::with_capacity(record.len());
     let mut ok = true;
@@ -261,36 +305,6 @@ fn header(b: &mut Builder, line: usize, record: &csv::StringRecord) -> Option<Ve
         }
     }
     ok.then_some(cols)
-}
-
-/// The line a record starts on. The `csv` crate gives the position where it began reading,
-/// before the empty and comment lines it skipped; count those too.
-fn record_line(text: &str, p: &csv::Position) -> usize {
-    let mut line = usize::try_from(p.line()).unwrap_or(0);
-    let mut rest = usize::try_from(p.byte())
-        .ok()
-        .and_then(|b| text.get(b..))
-        .unwrap_or_default();
-    loop {
-        let skipped = if rest.starts_with('#') {
-            rest.find('\n').map_or(rest.len(), |i| i + 1)
-        } else if rest.starts_with('\n') {
-            1
-        } else if rest.starts_with("\r\n") {
-            2
-        } else {
-            break;
-        };
-        rest = &rest[skipped..];
-        line += 1;
-    }
-    line
-}
-
-/// The first line that is neither blank nor a comment.
-fn header_line(text: &str) -> Option<&str> {
-    text.lines()
-        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
 }
 
 /// `text` with every `،` outside double quotes replaced by U+001F.

@@ -380,3 +380,68 @@ fn a_registry_of_ten_thousand_rows_parses() {
     assert_eq!(r.accounts()[9_999].key(), "snapchat:@school09999");
     assert_eq!(r.accounts()[9_999].line, 10_001);
 }
+
+#[test]
+fn a_quoted_field_may_span_lines_and_line_numbers_stay_true() {
+    let text = format!(
+        "{HEADER}1,\"مدرسة\nالنور\",school,,x,@a,,,\n\n2,ب,school,,x,@b,,,\n3,\"لم يغلق,school,,x,@c,,,\n"
+    );
+    let problems = csv_problems(&text);
+    assert_eq!(
+        problems,
+        ["line 6: a double quote opened on this line is never closed: close the quoted field (\"…\")"]
+    );
+    let text = format!("{HEADER}1,\"مدرسة\nالنور\",school,,x,@a,,,\n\n2,ب,school,,x,@b,,,\n");
+    let r = Registry::parse_csv(&text).unwrap();
+    assert_eq!(r.accounts()[0].entity.name, "مدرسة\nالنور");
+    assert_eq!(r.iter().map(|a| a.line).collect::<Vec<_>>(), [2, 5]);
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cp1256.csv");
+    // "مدرسة" in Windows-1256, as an old Excel saves it.
+    let mut bytes = HEADER.as_bytes().to_vec();
+    bytes.extend_from_slice(b"1,\xe3\xcf\xd1\xd3\xc9,school,,x,@a,,,\n");
+    std::fs::write(&path, bytes).unwrap();
+    let err = Registry::load(&path).unwrap_err();
+    assert_eq!(
+        err.problems()[0].to_string(),
+        "line 2: the line is not UTF-8 text: save the registry as UTF-8 (in Excel: CSV UTF-8)"
+    );
+}
+
+/// A batch run checks the whole file, then feeds it in batches, without ever holding it.
+#[test]
+fn check_then_batches_stream_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.csv");
+    let mut text = HEADER.to_owned();
+    for i in 0..2_500 {
+        let credential = ["NOOR_X", "", "RAWDA_X"][i % 3];
+        writeln!(text, "{i},مدرسة {i},school,,x,@s{i:05},auto,{credential},").unwrap();
+    }
+    std::fs::write(&path, &text).unwrap();
+    let checked = Registry::check(&path).unwrap();
+    assert_eq!(checked.accounts, 2_500);
+    assert_eq!(
+        checked.credentials.iter().collect::<Vec<_>>(),
+        ["NOOR_X", "RAWDA_X"]
+    );
+    let mut sizes = Vec::new();
+    let mut last = None;
+    Registry::for_each_batch(&path, 1_000, &mut |batch| {
+        sizes.push(batch.len());
+        last = batch.last().map(RegistryAccount::key);
+    })
+    .unwrap();
+    assert_eq!(sizes, [1_000, 1_000, 500]);
+    assert_eq!(last.as_deref(), Some("x:@s02499"));
+
+    // A problem on the last line: check refuses the file, naming the line.
+    writeln!(text, "9,ط,school,,x,@s00001,,,").unwrap();
+    std::fs::write(&path, &text).unwrap();
+    let err = Registry::check(&path).unwrap_err();
+    assert_eq!(err.problems()[0].line, Some(2_502));
+}
