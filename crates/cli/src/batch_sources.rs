@@ -1,11 +1,15 @@
-//! The sources of a batch: each claimed account's registry row turned into the adapter that
-//! captures it, with its credential looked up by name (environment or secrets file).
+//! The sources of a batch: each claimed account turned into the adapter that captures it, with
+//! its credential looked up by name (environment or secrets file).
+//!
+//! Everything an account needs travels in its claim (handle, route, credential name, export
+//! files: the registry as last fed into the run state), so the runner holds nothing per
+//! account and its memory does not grow with the registry.
 //!
 //! Route choice for `auto`: the owner's export when the registry lists one (the most
 //! complete record), else the API when a credential is named, else the public web page
 //! (Snapchat only). An explicit route is honoured or refused with the reason.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use async_trait::async_trait;
@@ -23,7 +27,7 @@ use fetcher::platforms::youtube::takeout::YouTubeTakeout;
 use fetcher::{FetchError, Secret, Source};
 use model::{AccountId, Platform};
 use runner::batch::{OpenError, Opened, Sources};
-use runner::registry::{RegistryAccount, RoutePreference};
+use runner::registry::{RoutePreference, credential_env_var, credential_secrets_key};
 use runner::state::Claim;
 
 use crate::config::Config;
@@ -36,49 +40,43 @@ pub enum Chosen {
     Web,
 }
 
-/// Which route captures `account`, or why none can.
-pub fn choose_route(account: &RegistryAccount) -> Result<Chosen, String> {
-    let has_export = !account.exports.is_empty();
-    let has_credential = account.credential.is_some();
-    let web = account.platform == Platform::Snapchat;
-    match account.route {
-        RoutePreference::Auto if has_export => Ok(Chosen::Export),
+/// What the route choice looks at.
+pub struct Wanted {
+    pub platform: Platform,
+    pub route: RoutePreference,
+    pub has_export: bool,
+    pub has_credential: bool,
+}
+
+/// Which route captures an account, or why none can.
+pub fn choose_route(w: &Wanted) -> Result<Chosen, String> {
+    let web = w.platform == Platform::Snapchat;
+    match w.route {
+        RoutePreference::Auto | RoutePreference::Export if w.has_export => Ok(Chosen::Export),
         // Snapchat public profiles have no API: the public page is their only live route.
         RoutePreference::Auto | RoutePreference::Web if web => Ok(Chosen::Web),
-        RoutePreference::Auto if has_credential => Ok(Chosen::Api),
-        RoutePreference::Auto => Err(format!(
-            "{}: no export and no credential: name a credential (API) or the owner's export files in the registry",
-            account.key()
-        )),
-        RoutePreference::Export if has_export => Ok(Chosen::Export),
-        RoutePreference::Export => Err(format!(
-            "{}: route export but no export files listed",
-            account.key()
-        )),
-        RoutePreference::Api if account.platform == Platform::Snapchat => Err(format!(
-            "{}: Snapchat has no API for public profiles: use route web or export",
-            account.key()
-        )),
-        RoutePreference::Api if has_credential => Ok(Chosen::Api),
-        RoutePreference::Api => Err(format!(
-            "{}: route api needs a credential name in the registry",
-            account.key()
-        )),
+        RoutePreference::Auto if w.has_credential => Ok(Chosen::Api),
+        RoutePreference::Auto => Err(
+            "no export and no credential: name a credential (API) or the owner's export files in \
+             the registry"
+                .into(),
+        ),
+        RoutePreference::Export => Err("route export but no export files listed".into()),
+        RoutePreference::Api if web => {
+            Err("Snapchat has no API for public profiles: use route web or export".into())
+        }
+        RoutePreference::Api if w.has_credential => Ok(Chosen::Api),
+        RoutePreference::Api => Err("route api needs a credential name in the registry".into()),
         RoutePreference::Web => Err(format!(
-            "{}: tawthiq has no public-web route for {}: use api or export",
-            account.key(),
-            account.platform
+            "tawthiq has no public-web route for {}: use api or export",
+            w.platform
         )),
     }
 }
 
-/// The registry's accounts with their resolved credentials, and the shared transport.
-///
-/// Only what opening a source needs is kept per account (not the entity's names), so that a
-/// registry of 130,000 accounts costs the runner a few tens of MB.
+/// The credentials a run may use (resolved once, up front) and the shared transport.
 pub struct RegistrySources {
     transport: Transport,
-    accounts: HashMap<String, RegistryAccount>,
     credentials: HashMap<String, Secret>,
     yt_dlp: Option<PathBuf>,
     /// Fetch the download links a Snapchat export lists (they expire, so by default yes).
@@ -88,35 +86,31 @@ pub struct RegistrySources {
 /// Resolves every credential the registry names, up front: the missing ones are reported
 /// (all of them, by name and where to put each) before anything is opened or started.
 pub fn resolve_credentials(
-    accounts: &[RegistryAccount],
+    names: &BTreeSet<String>,
     cfg: &Config,
 ) -> anyhow::Result<HashMap<String, Secret>> {
     let mut credentials = HashMap::new();
-    let mut missing: Vec<(String, String, String)> = Vec::new();
-    for a in accounts {
-        let (Some(name), Some(var), Some(key)) = (
-            a.credential.as_ref(),
-            a.credential_env_var(),
-            a.credential_secrets_key(),
-        ) else {
-            continue;
-        };
-        if credentials.contains_key(name) || missing.iter().any(|(n, _, _)| n == name) {
-            continue;
-        }
+    let mut missing: Vec<&str> = Vec::new();
+    for name in names {
         // `secret(key)` reads TAWTHIQ_<KEY> = TAWTHIQ_CRED_<NAME>, else `key` in the file.
-        match cfg.secret(&key)? {
+        match cfg.secret(&credential_secrets_key(name))? {
             Some(secret) => {
                 credentials.insert(name.clone(), secret);
             }
-            None => missing.push((name.clone(), var, key)),
+            None => missing.push(name),
         }
     }
     if !missing.is_empty() {
         let shown: Vec<String> = missing
             .iter()
             .take(10)
-            .map(|(name, var, key)| format!("{name} (set {var}, or {key} in the secrets file)"))
+            .map(|name| {
+                format!(
+                    "{name} (set {}, or {} in the secrets file)",
+                    credential_env_var(name),
+                    credential_secrets_key(name)
+                )
+            })
             .collect();
         let more = missing.len().saturating_sub(10);
         anyhow::bail!(
@@ -136,66 +130,52 @@ pub fn resolve_credentials(
 impl RegistrySources {
     pub fn new(
         transport: Transport,
-        accounts: Vec<RegistryAccount>,
         credentials: HashMap<String, Secret>,
         cfg: &Config,
         fetch_links: bool,
     ) -> RegistrySources {
         RegistrySources {
             transport,
-            accounts: accounts
-                .into_iter()
-                .map(|mut a| {
-                    // The entity is the report's business, not the capture's.
-                    a.entity.name = String::new();
-                    a.entity.region = None;
-                    a.exports.shrink_to_fit();
-                    (a.key(), a)
-                })
-                .collect(),
             credentials,
             yt_dlp: cfg.yt_dlp(),
             fetch_links,
         }
     }
 
-    fn credential(&self, account: &RegistryAccount) -> Result<Secret, OpenError> {
-        account
-            .credential
-            .as_ref()
-            .and_then(|name| self.credentials.get(name))
-            .cloned()
-            .ok_or_else(|| OpenError {
-                kind: "credential",
-                message: format!("{}: no credential", account.key()),
-                retryable: false,
-            })
+    fn credential(&self, claim: &Claim) -> Result<Secret, FetchError> {
+        let name = claim
+            .credential_ref
+            .as_deref()
+            .ok_or_else(|| FetchError::Config("no credential named".into()))?;
+        // Another process's registry may have named a credential this one was not given.
+        self.credentials.get(name).cloned().ok_or_else(|| {
+            FetchError::Config(format!(
+                "credential {name} is not set for this run (set {} or {} in the secrets file, \
+                 and list it in this run's registry)",
+                credential_env_var(name),
+                credential_secrets_key(name)
+            ))
+        })
     }
 
-    fn api<'a>(&'a self, a: &RegistryAccount) -> Result<Box<dyn Source + 'a>, FetchError> {
+    fn api<'a>(&'a self, claim: &Claim) -> Result<Box<dyn Source + 'a>, FetchError> {
         let t = &self.transport;
-        let secret = self
-            .credential(a)
-            .map_err(|e| FetchError::Config(e.message))?;
-        Ok(match a.platform {
-            Platform::X => Box::new(XApi::new(t, secret, a.account.parse::<Target>()?)),
+        let secret = self.credential(claim)?;
+        let account = &claim.account;
+        Ok(match claim.platform {
+            Platform::X => Box::new(XApi::new(t, secret, account.parse::<Target>()?)),
             Platform::Instagram => Box::new(InstagramApi::new(
                 t,
                 secret,
                 Login::Instagram,
-                a.account.parse::<IgTarget>()?,
+                account.parse::<IgTarget>()?,
             )),
-            Platform::Facebook => Box::new(FacebookApi::new(
-                t,
-                secret,
-                a.account.parse::<PageTarget>()?,
-            )),
+            Platform::Facebook => {
+                Box::new(FacebookApi::new(t, secret, account.parse::<PageTarget>()?))
+            }
             Platform::Youtube => {
-                let mut source = YouTubeApi::new(
-                    t,
-                    YtAuth::OAuth(secret),
-                    a.account.parse::<ChannelTarget>()?,
-                );
+                let mut source =
+                    YouTubeApi::new(t, YtAuth::OAuth(secret), account.parse::<ChannelTarget>()?);
                 if let Some(program) = &self.yt_dlp {
                     source = source.with_yt_dlp(program.clone());
                 }
@@ -209,11 +189,14 @@ impl RegistrySources {
         })
     }
 
-    async fn export<'a>(&'a self, a: &RegistryAccount) -> Result<Box<dyn Source + 'a>, FetchError> {
-        let files = &a.exports;
-        Ok(match a.platform {
+    async fn export<'a>(
+        &'a self,
+        platform: Platform,
+        files: &[PathBuf],
+    ) -> Result<Box<dyn Source + 'a>, FetchError> {
+        Ok(match platform {
             Platform::X => {
-                let [zip] = files.as_slice() else {
+                let [zip] = files else {
                     return Err(FetchError::Config(format!(
                         "an X archive is one zip; the registry lists {}",
                         files.len()
@@ -239,42 +222,50 @@ impl RegistrySources {
 #[async_trait]
 impl Sources for RegistrySources {
     async fn open<'a>(&'a self, claim: &Claim) -> Result<Opened<'a>, OpenError> {
-        let Some(account) = self.accounts.get(&claim.key) else {
-            return Err(OpenError {
-                kind: "not_in_registry",
-                message: format!(
-                    "{} is in the run state but not in this registry: run with the registry that listed it",
-                    claim.key
-                ),
-                retryable: false,
-            });
+        let refuse = |kind: &'static str, message: String, retryable: bool| OpenError {
+            kind,
+            message: format!("{}: {message}", claim.key),
+            retryable,
         };
-        let route = choose_route(account).map_err(|message| OpenError {
-            kind: "route",
-            message,
-            retryable: false,
-        })?;
-        let opened = match route {
-            Chosen::Api => self.api(account),
-            Chosen::Export => self.export(account).await,
-            Chosen::Web => account
+        let route = claim
+            .route
+            .as_deref()
+            .unwrap_or_default()
+            .parse::<RoutePreference>()
+            .map_err(|message| refuse("route", message, false))?;
+        let exports: Vec<PathBuf> = claim.exports.iter().map(PathBuf::from).collect();
+        let chosen = choose_route(&Wanted {
+            platform: claim.platform,
+            route,
+            has_export: !exports.is_empty(),
+            has_credential: claim.credential_ref.is_some(),
+        })
+        .map_err(|message| refuse("route", message, false))?;
+        let opened = match chosen {
+            Chosen::Api => self.api(claim),
+            Chosen::Export => self.export(claim.platform, &exports).await,
+            Chosen::Web => claim
                 .account
                 .parse::<SnapTarget>()
                 .map(|t| Box::new(SnapchatWeb::new(&self.transport, t)) as Box<dyn Source>),
         };
-        let source = opened.map_err(|e| OpenError {
-            kind: e.kind(),
-            message: format!("{}: {e}", claim.key),
-            retryable: e.is_retryable(),
-        })?;
+        let source = opened.map_err(|e| refuse(e.kind(), e.to_string(), e.is_retryable()))?;
         // Exports name their own account; a handle or id names the bundle if the platform
         // answers that the account is gone.
-        let fallback_account = (route != Chosen::Export)
-            .then(|| AccountId::new(account.account.trim_start_matches('@')).ok())
+        let fallback_account = (chosen != Chosen::Export)
+            .then(|| AccountId::new(claim.account.trim_start_matches('@')).ok())
             .flatten();
         Ok(Opened {
             source,
             fallback_account,
         })
     }
+}
+
+/// Export paths as the run state stores them (text: the registry wrote them as text).
+pub fn export_paths(exports: &[PathBuf]) -> Vec<String> {
+    exports
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect()
 }

@@ -199,18 +199,24 @@ impl RegistryAccount {
 
     /// The environment variable holding the credential: `TAWTHIQ_CRED_<NAME>`.
     pub fn credential_env_var(&self) -> Option<String> {
-        self.credential
-            .as_ref()
-            .map(|n| format!("TAWTHIQ_CRED_{n}"))
+        self.credential.as_deref().map(credential_env_var)
     }
 
-    /// The credential's key in the secrets file: `cred_<name>`, the same key the CLI's
-    /// secret lookup maps to `TAWTHIQ_CRED_<NAME>`.
+    /// The credential's key in the secrets file; see [`credential_secrets_key`].
     pub fn credential_secrets_key(&self) -> Option<String> {
-        self.credential
-            .as_ref()
-            .map(|n| format!("cred_{}", n.to_ascii_lowercase()))
+        self.credential.as_deref().map(credential_secrets_key)
     }
+}
+
+/// The environment variable holding credential `name`: `TAWTHIQ_CRED_<NAME>`.
+pub fn credential_env_var(name: &str) -> String {
+    format!("TAWTHIQ_CRED_{name}")
+}
+
+/// Credential `name`'s key in the secrets file: `cred_<name>`, the same key the CLI's secret
+/// lookup maps to `TAWTHIQ_CRED_<NAME>`.
+pub fn credential_secrets_key(name: &str) -> String {
+    format!("cred_{}", name.to_ascii_lowercase())
 }
 
 /// A validated registry: accounts in file order, each listed once.
@@ -647,8 +653,7 @@ impl<'s> Builder<'s> {
             self.problem(place, message);
             return;
         }
-        self.seen
-            .insert(key.into(), (line, written.trim().into()));
+        self.seen.insert(key.into(), (line, written.trim().into()));
         // Once a problem is found nothing more is handed on: the registry will be refused.
         if let Some(entity) = entity
             && self.total == 0

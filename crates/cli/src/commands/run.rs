@@ -23,7 +23,7 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use crate::Outcome;
-use crate::batch_sources::{RegistrySources, resolve_credentials};
+use crate::batch_sources::{RegistrySources, export_paths, resolve_credentials};
 use crate::config::{Config, PlatformLimits};
 use crate::progress::human_bytes;
 
@@ -75,14 +75,15 @@ pub const DEFAULT_STORE: &str = "tawthiq-run/bundles";
 #[allow(clippy::too_many_lines)] // the run's set-up in order: each step a few lines
 pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
     // Everything that can be wrong with the input is found before any account starts.
-    let registry = Registry::load(&a.registry)?;
-    let accounts = registry.into_accounts();
+    // The registry is checked whole but never held: it is fed into the run state in batches
+    // below, and each worker builds its account's source from its claim.
+    let checked = Registry::check(&a.registry)?;
     anyhow::ensure!(
-        !accounts.is_empty(),
+        checked.accounts > 0,
         "registry {} lists no accounts",
         a.registry.display()
     );
-    let credentials = resolve_credentials(&accounts, cfg)?;
+    let credentials = resolve_credentials(&checked.credentials, cfg)?;
     let key = Arc::new(a.writer.signing_key(cfg)?);
     let timestamp = a.writer.timestamp(cfg)?;
     let quotas = quotas(cfg)?;
@@ -120,23 +121,12 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
         target.check().await?;
         let target: Arc<dyn runner::batch::BundleTarget> = Arc::new(target);
         let now = OffsetDateTime::now_utc();
-        let specs: Vec<AccountSpec> = accounts
-            .iter()
-            .map(|acct| AccountSpec {
-                key: acct.key(),
-                platform: acct.platform,
-                account: acct.account.clone(),
-                route: Some(acct.route.as_str().to_owned()),
-                credential_ref: acct.credential.clone(),
-            })
-            .collect();
-        let added = store.upsert_accounts(&specs, now).await?;
+        let added = feed_registry(store.as_ref(), &a.registry, now).await?;
         tracing::info!(
             added,
-            total = specs.len(),
+            total = checked.accounts,
             "registry loaded into the run state"
         );
-        drop(specs);
         if a.again {
             let platforms = (!a.platforms.is_empty()).then_some(a.platforms.as_slice());
             let n = store
@@ -152,7 +142,6 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
         let transport = Transport::new(fetch)?.with_gate(Arc::new(budgets));
         let sources = Arc::new(RegistrySources::new(
             transport,
-            accounts,
             credentials,
             cfg,
             !a.no_fetch,
@@ -218,6 +207,44 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
             Outcome::Incomplete
         })
     })
+}
+
+/// Feeds the registry into the run state a thousand accounts at a time (a reader thread
+/// parses the next batch while the last one is written); returns how many were new.
+async fn feed_registry(
+    store: &dyn StateStore,
+    registry: &std::path::Path,
+    now: OffsetDateTime,
+) -> anyhow::Result<u64> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<AccountSpec>>(2);
+    let path = registry.to_owned();
+    let reader = tokio::task::spawn_blocking(move || {
+        Registry::for_each_batch(&path, 1000, &mut |batch| {
+            let specs = batch
+                .into_iter()
+                .map(|acct| AccountSpec {
+                    key: acct.key(),
+                    platform: acct.platform,
+                    route: Some(acct.route.as_str().to_owned()),
+                    credential_ref: acct.credential,
+                    exports: export_paths(&acct.exports),
+                    account: acct.account,
+                })
+                .collect();
+            // A closed channel means the writer stopped on an error, reported below.
+            let _ = tx.blocking_send(specs);
+        })
+    });
+    let mut added = 0;
+    while let Some(specs) = rx.recv().await {
+        added += store.upsert_accounts(&specs, now).await?;
+    }
+    // The file was checked a moment ago; an error now means it changed meanwhile.
+    reader
+        .await
+        .context("registry reader")?
+        .context("the registry changed while it was being loaded; run again")?;
+    Ok(added)
 }
 
 /// `Bag-Group-Identifier` of the run: the registry's file name and the day.

@@ -182,7 +182,11 @@ pub(super) fn read(mut input: impl BufRead, b: &mut Builder) {
 }
 
 /// Appends the next line to `text`; `false` at the end of the file.
-fn next_line(input: &mut impl BufRead, text: &mut String, number: &mut usize) -> Result<bool, String> {
+fn next_line(
+    input: &mut impl BufRead,
+    text: &mut String,
+    number: &mut usize,
+) -> Result<bool, String> {
     match input.read_line(text) {
         Ok(0) => Ok(false),
         Ok(_) => {
@@ -266,7 +270,11 @@ fn at(line: usize) -> Place {
 }
 
 /// The header's columns, or `None` after recording why it is unusable.
-fn columns(b: &mut Builder, line: usize, record: &csv::StringRecord) -> Option<Vec<Option<Column>>> {
+fn columns(
+    b: &mut Builder,
+    line: usize,
+    record: &csv::StringRecord,
+) -> Option<Vec<Option<Column>>> {
     let place = at(line);
     let mut cols = Vec::with_capacity(record.len());
     let mut ok = true;

@@ -343,7 +343,8 @@ pub enum EventKind {
     PlatformQuotaSet,
     /// A done account put back to pending for a new capture pass.
     Requeued,
-    /// The registry now gives a known account another handle, route, credential or exports.
+    /// The registry now gives a known account another handle, route, credential or exports
+    /// (a failed account goes back to pending).
     RegistryChanged,
 }
 
@@ -580,7 +581,9 @@ impl StateError {
 ///
 /// - `upsert_accounts` is idempotent: a known key keeps its state, fence, attempts and bundles,
 ///   and takes the registry's current handle, route, credential and exports (a change is
-///   audited as `registry_changed`; the next claim carries it).
+///   audited as `registry_changed`; the next claim carries it). A `failed` account whose
+///   registry line changed goes back to `pending` with no attempts: fixing the line and running
+///   again retries it.
 /// - `claim` never hands out an account another worker holds under an unexpired lease. It picks
 ///   an expired lease first, then a due `retry`/`deferred` account, then a `pending` one; skips
 ///   platforms that are blocked or at their concurrency cap; and increments the account's fence.

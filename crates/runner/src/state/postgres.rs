@@ -48,10 +48,9 @@ use time::{Duration, OffsetDateTime};
 
 use super::quota::{Budget, Quota, TokenBucket, WindowQuota, describe_quota};
 use super::{
-    Audit, exports_from_column, exports_to_column,
-    AccountReport, AccountSpec, AccountState, Admission, AuditEvent, BundleRecord, Claim,
+    AccountReport, AccountSpec, AccountState, Admission, Audit, AuditEvent, BundleRecord, Claim,
     Completion, Disposition, EventKind, Failure, Fence, PlatformSummary, StateError, StateStore,
-    Summary, from_millis, redact_location, to_millis,
+    Summary, exports_from_column, exports_to_column, from_millis, redact_location, to_millis,
 };
 
 /// Schema migrations of the PostgreSQL dialect, applied in order; see [`PostgresStateStore::open`].
@@ -415,7 +414,6 @@ async fn requeue_tx(
     Ok(Ok(n))
 }
 
-
 async fn audit(conn: &mut PgConnection, a: Audit<'_>) -> Result<(), StateError> {
     sqlx::query(
         "INSERT INTO audit_events (at, key, worker, event, fence, detail)
@@ -504,7 +502,8 @@ async fn upsert_tx(
 ) -> Result<Result<u64, StateError>, StateError> {
     // Two statements per chunk, the rows travelling as arrays: known accounts take the
     // registry's current handle, route, credential and exports (state, fence and bundles
-    // stay), then new ones are inserted.
+    // stay, except that a failed account whose line was edited is tried afresh), then new ones
+    // are inserted.
     let keys: Vec<&str> = accounts.iter().map(|a| a.key.as_str()).collect();
     let platforms: Vec<&str> = accounts.iter().map(|a| a.platform.as_str()).collect();
     let names: Vec<&str> = accounts.iter().map(|a| a.account.as_str()).collect();
@@ -519,7 +518,10 @@ async fn upsert_tx(
         .collect();
     let changed: Vec<String> = sqlx::query_scalar(
         "UPDATE accounts AS a SET account = t.a, route = t.r, credential_ref = t.c, exports = t.e,
-             updated_at = $6
+             updated_at = $6,
+             attempts = CASE WHEN a.state = 'failed' THEN 0 ELSE a.attempts END,
+             not_before = CASE WHEN a.state = 'failed' THEN NULL ELSE a.not_before END,
+             state = CASE WHEN a.state = 'failed' THEN 'pending' ELSE a.state END
          FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[])
              AS t (k, a, r, c, e)
          WHERE a.key = t.k AND (a.account IS DISTINCT FROM t.a OR a.route IS DISTINCT FROM t.r

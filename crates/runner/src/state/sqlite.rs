@@ -39,10 +39,9 @@ use tokio::sync::Mutex;
 
 use super::quota::{Budget, Quota, TokenBucket, WindowQuota, describe_quota};
 use super::{
-    Audit, exports_from_column, exports_to_column,
-    AccountReport, AccountSpec, AccountState, Admission, AuditEvent, BundleRecord, Claim,
+    AccountReport, AccountSpec, AccountState, Admission, Audit, AuditEvent, BundleRecord, Claim,
     Completion, Disposition, EventKind, Failure, Fence, PlatformSummary, StateError, StateStore,
-    Summary, from_millis, to_millis,
+    Summary, exports_from_column, exports_to_column, from_millis, to_millis,
 };
 
 /// Schema migrations of the SQLite dialect, applied in order; see [`SqliteStateStore::open`].
@@ -305,7 +304,6 @@ async fn migrate(conn: &mut SqliteConnection) -> Result<Result<(), StateError>, 
     Ok(Ok(()))
 }
 
-
 async fn audit(conn: &mut SqliteConnection, a: Audit<'_>) -> Result<(), StateError> {
     sqlx::query(
         "INSERT INTO audit_events (at, key, worker, event, fence, detail) VALUES (?, ?, ?, ?, ?, ?)",
@@ -380,10 +378,14 @@ async fn upsert_tx(
     for a in accounts {
         let exports = exports_to_column(&a.exports);
         // A known account takes the registry's current route, credential and exports; its
-        // state, fence, attempts and bundles stay.
+        // state, fence, attempts and bundles stay, except that a failed account whose line
+        // was edited (a credential fixed, an export added) is tried afresh.
         let changed = sqlx::query(
             "UPDATE accounts SET account = ?, route = ?, credential_ref = ?, exports = ?,
-                 updated_at = ?
+                 updated_at = ?,
+                 attempts = CASE WHEN state = 'failed' THEN 0 ELSE attempts END,
+                 not_before = CASE WHEN state = 'failed' THEN NULL ELSE not_before END,
+                 state = CASE WHEN state = 'failed' THEN 'pending' ELSE state END
              WHERE key = ? AND (account IS NOT ? OR route IS NOT ? OR credential_ref IS NOT ?
                  OR exports IS NOT ?)",
         )

@@ -389,7 +389,9 @@ fn a_quoted_field_may_span_lines_and_line_numbers_stay_true() {
     let problems = csv_problems(&text);
     assert_eq!(
         problems,
-        ["line 6: a double quote opened on this line is never closed: close the quoted field (\"…\")"]
+        [
+            "line 6: a double quote opened on this line is never closed: close the quoted field (\"…\")"
+        ]
     );
     let text = format!("{HEADER}1,\"مدرسة\nالنور\",school,,x,@a,,,\n\n2,ب,school,,x,@b,,,\n");
     let r = Registry::parse_csv(&text).unwrap();

@@ -312,6 +312,21 @@ pub async fn fail_retry_then_permanent(store: &dyn StateStore) {
             EventKind::Failed,
         ]
     );
+    // The same registry again leaves it failed; its line edited (a credential fixed), it is
+    // tried afresh.
+    let mut line = specs(Platform::Facebook, 1);
+    store.upsert_accounts(&line, now).await.unwrap();
+    assert_eq!(store.report().await.unwrap()[0].state, AccountState::Failed);
+    line[0].credential_ref = Some("FIXED_TOKEN".into());
+    store.upsert_accounts(&line, now).await.unwrap();
+    let report = store.report().await.unwrap();
+    assert_eq!(report[0].state, AccountState::Pending);
+    assert_eq!(report[0].attempts, 0);
+    let c = store.claim("w", None, now, LEASE).await.unwrap().unwrap();
+    assert_eq!(
+        (c.attempt, c.credential_ref.as_deref()),
+        (1, Some("FIXED_TOKEN"))
+    );
 }
 
 /// A quota deferral waits until its time and is not counted as a failed attempt.
@@ -521,7 +536,11 @@ pub async fn upsert_idempotent(store: &dyn StateStore) {
         .iter()
         .filter(|e| e.event == EventKind::RegistryChanged)
         .collect();
-    assert_eq!(changes.len(), 1, "one change audited, the repeat is a no-op");
+    assert_eq!(
+        changes.len(),
+        1,
+        "one change audited, the repeat is a no-op"
+    );
     assert!(changes[0].detail.as_deref().unwrap().contains("NEW_TOKEN"));
     store
         .complete(&c.key, c.fence, &completion(&c.key, c.fence), T0)
