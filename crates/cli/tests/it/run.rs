@@ -299,3 +299,60 @@ fn unreachable_state_or_store_is_named_without_secrets() {
     assert!(!err.contains("s3-secret-key"), "{err}");
     assert!(!dir.path().join("tawthiq-run").exists());
 }
+
+/// An operator fixes a registry line and runs again: the run state takes the new line (here
+/// the export's path), and the account that failed with the old one is archived.
+#[test]
+fn a_fixed_registry_line_is_taken_and_the_failed_account_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keygen(dir.path());
+    let state = format!("sqlite://{}", dir.path().join("state.db").display());
+    let store = dir.path().join("bundles");
+    let registry = dir.path().join("school.csv");
+    let exports = examples().join("exports");
+    let write = |x_export: &Path| {
+        std::fs::write(
+            &registry,
+            format!(
+                "entity_id,entity_name,entity_type,platform,account,route,exports\n\
+                 1001,مدرسة النور,school,x,@alnoor_school,export,{}\n\
+                 1001,مدرسة النور,school,youtube,UCa1B2c3D4e5F6g7H8i9J0kL,export,{}\n",
+                x_export.display(),
+                exports.join("alnoor-takeout.zip").display()
+            ),
+        )
+        .unwrap();
+    };
+    let go = || {
+        run(tawthiq()
+            .current_dir(dir.path())
+            .arg("run")
+            .arg(&registry)
+            .args(["--state", &state, "--store"])
+            .arg(&store)
+            .arg("--key")
+            .arg(&keys.secret)
+            .args(["--no-fetch", "--linger-secs", "0", "--json"]))
+    };
+    write(&dir.path().join("no-such-archive.zip"));
+    let first = go();
+    assert_eq!(first.status.code(), Some(3), "{first:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(summary["state"]["done"], 1, "{summary}");
+    assert_eq!(summary["state"]["failed"], 1, "{summary}");
+    assert_eq!(bundles_in(&store).len(), 1);
+
+    write(&exports.join("alnoor-x-archive.zip"));
+    let second = go();
+    assert_eq!(second.status.code(), Some(0), "{second:?}");
+    let summary: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(summary["this_run"]["done"], 1, "{summary}");
+    assert_eq!(summary["state"]["done"], 2, "{summary}");
+    assert_eq!(
+        bundles_in(&store).len(),
+        2,
+        "the YouTube account was not archived again"
+    );
+    let report = ok(tawthiq().args(["report", "--state", &state, "--format", "json"]));
+    assert!(!report.contains("no-such-archive"), "{report}");
+}
