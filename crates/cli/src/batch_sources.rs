@@ -2,8 +2,8 @@
 //! its credential looked up by name (environment or secrets file).
 //!
 //! Everything an account needs travels in its claim (handle, route, credential name, export
-//! files: the registry as last fed into the run state), so the runner holds nothing per
-//! account and its memory does not grow with the registry.
+//! files: the registry as last fed into the run state), so the runner holds only a 64-bit hash
+//! per account (to refuse accounts its registry no longer lists).
 //!
 //! Route choice for `auto`: the owner's export when the registry lists one (the most
 //! complete record), else the API when a credential is named, else the public web page
@@ -27,7 +27,7 @@ use fetcher::platforms::youtube::takeout::YouTubeTakeout;
 use fetcher::{FetchError, Secret, Source};
 use model::{AccountId, Platform};
 use runner::batch::{OpenError, Opened, Sources};
-use runner::registry::{RoutePreference, credential_env_var, credential_secrets_key};
+use runner::registry::{KeySet, RoutePreference, credential_env_var, credential_secrets_key};
 use runner::state::Claim;
 
 use crate::config::Config;
@@ -77,6 +77,9 @@ pub fn choose_route(w: &Wanted) -> Result<Chosen, String> {
 /// The credentials a run may use (resolved once, up front) and the shared transport.
 pub struct RegistrySources {
     transport: Transport,
+    /// This run's registry, as key hashes: the run state may hold accounts other registries
+    /// (or an older version of this one) listed.
+    listed: KeySet,
     credentials: HashMap<String, Secret>,
     yt_dlp: Option<PathBuf>,
     /// Fetch the download links a Snapchat export lists (they expire, so by default yes).
@@ -130,12 +133,14 @@ pub fn resolve_credentials(
 impl RegistrySources {
     pub fn new(
         transport: Transport,
+        listed: KeySet,
         credentials: HashMap<String, Secret>,
         cfg: &Config,
         fetch_links: bool,
     ) -> RegistrySources {
         RegistrySources {
             transport,
+            listed,
             credentials,
             yt_dlp: cfg.yt_dlp(),
             fetch_links,
@@ -227,6 +232,15 @@ impl Sources for RegistrySources {
             message: format!("{}: {message}", claim.key),
             retryable,
         };
+        if !self.listed.contains(&claim.key) {
+            return Err(refuse(
+                "not_in_registry",
+                "in the run state but not in this run's registry: run with the registry that \
+                 lists it, or leave it"
+                    .into(),
+                false,
+            ));
+        }
         let route = claim
             .route
             .as_deref()

@@ -296,6 +296,38 @@ pub struct Checked {
     pub accounts: usize,
     /// Every credential name the registry uses, once.
     pub credentials: BTreeSet<String>,
+    /// The accounts' keys, 8 bytes each.
+    pub keys: KeySet,
+}
+
+/// A set of account keys kept as 64-bit hashes: a batch run asks whether a claimed account is
+/// still in its registry without holding the registry (a false "yes" needs two keys among a
+/// few hundred thousand to share 64 bits).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeySet(std::collections::HashSet<u64>);
+
+impl KeySet {
+    fn hash(key: &str) -> u64 {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        // A fixed-key hasher: the same key gives the same hash in every call of a process.
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
+    }
+
+    pub fn insert(&mut self, key: &str) {
+        self.0.insert(KeySet::hash(key));
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.contains(&KeySet::hash(key))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 impl Registry {
@@ -314,6 +346,7 @@ impl Registry {
         let mut checked = Checked::default();
         Registry::read(path.as_ref(), &mut |a| {
             checked.accounts += 1;
+            checked.keys.insert(&a.key());
             if let Some(name) = a.credential
                 && !checked.credentials.contains(&name)
             {

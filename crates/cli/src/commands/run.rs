@@ -142,6 +142,7 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
         let transport = Transport::new(fetch)?.with_gate(Arc::new(budgets));
         let sources = Arc::new(RegistrySources::new(
             transport,
+            checked.keys,
             credentials,
             cfg,
             !a.no_fetch,

@@ -355,4 +355,53 @@ fn a_fixed_registry_line_is_taken_and_the_failed_account_retried() {
     );
     let report = ok(tawthiq().args(["report", "--state", &state, "--format", "json"]));
     assert!(!report.contains("no-such-archive"), "{report}");
+
+    // The YouTube line removed, a new pass: the account the registry no longer lists is
+    // refused, not archived. (Bundle names carry the capture's second: wait for the next.)
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    std::fs::write(
+        &registry,
+        format!(
+            "entity_id,entity_name,entity_type,platform,account,route,exports\n\
+             1001,مدرسة النور,school,x,@alnoor_school,export,{}\n",
+            exports.join("alnoor-x-archive.zip").display()
+        ),
+    )
+    .unwrap();
+    let third = run(tawthiq()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg(&registry)
+        .args(["--state", &state, "--store"])
+        .arg(&store)
+        .arg("--key")
+        .arg(&keys.secret)
+        .args(["--no-fetch", "--linger-secs", "0", "--again", "--json"]));
+    assert_eq!(third.status.code(), Some(3), "{third:?}");
+    assert_eq!(
+        bundles_in(&store).len(),
+        3,
+        "one new X bundle, no YouTube one: {}",
+        String::from_utf8_lossy(&third.stdout)
+    );
+    let report: serde_json::Value = serde_json::from_str(&ok(
+        tawthiq().args(["report", "--state", &state, "--format", "json"])
+    ))
+    .unwrap();
+    let youtube = report
+        .as_array()
+        .or_else(|| report["accounts"].as_array())
+        .unwrap()
+        .iter()
+        .find(|r| r["platform"] == "youtube")
+        .unwrap()
+        .clone();
+    assert_eq!(youtube["state"], "failed", "{youtube}");
+    assert!(
+        youtube["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("not in this run's registry"),
+        "{youtube}"
+    );
 }
