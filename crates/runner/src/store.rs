@@ -848,6 +848,20 @@ impl Cloud<'_> {
     fn build_error(&self, error: &object_store::Error) -> String {
         format!("{}: {}", self.location, one_line(&error.to_string()))
     }
+
+    /// The transfer store and the probe store (quick to give up), from one configured builder.
+    fn build<B: Clone, S>(
+        &self,
+        builder: B,
+        with_retry: fn(B, RetryConfig) -> B,
+        build: fn(B) -> object_store::Result<S>,
+    ) -> Result<(S, S), String> {
+        let store = build(with_retry(builder.clone(), self.transfer_retry.clone()))
+            .map_err(|e| self.build_error(&e))?;
+        let probe = build(with_retry(builder, self.probe_retry.clone()))
+            .map_err(|e| self.build_error(&e))?;
+        Ok((store, probe))
+    }
 }
 
 /// The backend's own configuration keys for `options.config`; an unknown key is an error.
@@ -933,15 +947,11 @@ fn open_s3(cloud: Cloud<'_>, options: &StoreOptions) -> Result<Opened, String> {
             "S3 endpoint {endpoint} is plain http, which is refused unless allowed — set AWS_ALLOW_HTTP=true (or the aws_allow_http option) or use https"
         ));
     }
-    let store = builder
-        .clone()
-        .with_retry(cloud.transfer_retry.clone())
-        .build()
-        .map_err(|e| cloud.build_error(&e))?;
-    let probe = builder
-        .with_retry(cloud.probe_retry.clone())
-        .build()
-        .map_err(|e| cloud.build_error(&e))?;
+    let (store, probe) = cloud.build(
+        builder,
+        AmazonS3Builder::with_retry,
+        AmazonS3Builder::build,
+    )?;
     let bucket = cloud.host.clone();
     Ok(cloud.opened(store, probe, Backend::S3 { bucket, endpoint }))
 }
@@ -955,15 +965,11 @@ fn open_gcs(cloud: Cloud<'_>, options: &StoreOptions) -> Result<Opened, String> 
         builder = builder.with_config(key, value);
     }
     builder = builder.with_url(cloud.location);
-    let store = builder
-        .clone()
-        .with_retry(cloud.transfer_retry.clone())
-        .build()
-        .map_err(|e| cloud.build_error(&e))?;
-    let probe = builder
-        .with_retry(cloud.probe_retry.clone())
-        .build()
-        .map_err(|e| cloud.build_error(&e))?;
+    let (store, probe) = cloud.build(
+        builder,
+        GoogleCloudStorageBuilder::with_retry,
+        GoogleCloudStorageBuilder::build,
+    )?;
     let bucket = cloud.host.clone();
     Ok(cloud.opened(store, probe, Backend::Gcs { bucket }))
 }
@@ -977,15 +983,11 @@ fn open_azure(cloud: Cloud<'_>, options: &StoreOptions) -> Result<Opened, String
         builder = builder.with_config(key, value);
     }
     builder = builder.with_url(cloud.location);
-    let store = builder
-        .clone()
-        .with_retry(cloud.transfer_retry.clone())
-        .build()
-        .map_err(|e| cloud.build_error(&e))?;
-    let probe = builder
-        .with_retry(cloud.probe_retry.clone())
-        .build()
-        .map_err(|e| cloud.build_error(&e))?;
+    let (store, probe) = cloud.build(
+        builder,
+        MicrosoftAzureBuilder::with_retry,
+        MicrosoftAzureBuilder::build,
+    )?;
     // abfss://CONTAINER@ACCOUNT.dfs.core.windows.net/ names the container before the @.
     let container = if cloud.url.username().is_empty() {
         cloud.host.clone()
