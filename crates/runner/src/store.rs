@@ -947,11 +947,8 @@ fn open_s3(cloud: Cloud<'_>, options: &StoreOptions) -> Result<Opened, String> {
             "S3 endpoint {endpoint} is plain http, which is refused unless allowed — set AWS_ALLOW_HTTP=true (or the aws_allow_http option) or use https"
         ));
     }
-    let (store, probe) = cloud.build(
-        builder,
-        AmazonS3Builder::with_retry,
-        AmazonS3Builder::build,
-    )?;
+    let (store, probe) =
+        cloud.build(builder, AmazonS3Builder::with_retry, AmazonS3Builder::build)?;
     let bucket = cloud.host.clone();
     Ok(cloud.opened(store, probe, Backend::S3 { bucket, endpoint }))
 }

@@ -323,7 +323,7 @@ fn a_fixed_registry_line_is_taken_and_the_failed_account_retried() {
         )
         .unwrap();
     };
-    let go = || {
+    let go = |extra: &[&str]| {
         run(tawthiq()
             .current_dir(dir.path())
             .arg("run")
@@ -332,10 +332,11 @@ fn a_fixed_registry_line_is_taken_and_the_failed_account_retried() {
             .arg(&store)
             .arg("--key")
             .arg(&keys.secret)
-            .args(["--no-fetch", "--linger-secs", "0", "--json"]))
+            .args(["--no-fetch", "--linger-secs", "0", "--json"])
+            .args(extra))
     };
     write(&dir.path().join("no-such-archive.zip"));
-    let first = go();
+    let first = go(&[]);
     assert_eq!(first.status.code(), Some(3), "{first:?}");
     let summary: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
     assert_eq!(summary["state"]["done"], 1, "{summary}");
@@ -343,7 +344,7 @@ fn a_fixed_registry_line_is_taken_and_the_failed_account_retried() {
     assert_eq!(bundles_in(&store).len(), 1);
 
     write(&exports.join("alnoor-x-archive.zip"));
-    let second = go();
+    let second = go(&[]);
     assert_eq!(second.status.code(), Some(0), "{second:?}");
     let summary: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
     assert_eq!(summary["this_run"]["done"], 1, "{summary}");
@@ -368,15 +369,7 @@ fn a_fixed_registry_line_is_taken_and_the_failed_account_retried() {
         ),
     )
     .unwrap();
-    let third = run(tawthiq()
-        .current_dir(dir.path())
-        .arg("run")
-        .arg(&registry)
-        .args(["--state", &state, "--store"])
-        .arg(&store)
-        .arg("--key")
-        .arg(&keys.secret)
-        .args(["--no-fetch", "--linger-secs", "0", "--again", "--json"]));
+    let third = go(&["--again"]);
     assert_eq!(third.status.code(), Some(3), "{third:?}");
     assert_eq!(
         bundles_in(&store).len(),
