@@ -33,6 +33,7 @@
 
 pub mod postgres;
 pub mod quota;
+mod rows;
 pub mod sqlite;
 
 use std::fmt;
@@ -733,52 +734,6 @@ pub trait StateStore: Send + Sync + fmt::Debug {
 }
 
 /// Milliseconds since the epoch, the storage form of times in both dialects.
-/// An audit row as both engines write it.
-pub(crate) struct Audit<'a> {
-    pub at: OffsetDateTime,
-    pub key: Option<&'a str>,
-    pub worker: Option<&'a str>,
-    pub event: EventKind,
-    pub fence: Option<i64>,
-    pub detail: Option<String>,
-}
-
-impl<'a> Audit<'a> {
-    /// A known account fed again with other registry values.
-    pub fn registry_changed(a: &'a AccountSpec, at: OffsetDateTime) -> Audit<'a> {
-        let detail = format!(
-            "account {}, route {}, credential {}, {} export file(s)",
-            a.account,
-            a.route.as_deref().unwrap_or("-"),
-            a.credential_ref.as_deref().unwrap_or("-"),
-            a.exports.len()
-        );
-        Audit {
-            at,
-            key: Some(&a.key),
-            worker: None,
-            event: EventKind::RegistryChanged,
-            fence: None,
-            detail: Some(detail),
-        }
-    }
-}
-
-/// Export paths as stored: a JSON array, `NULL` when there are none.
-pub(crate) fn exports_to_column(exports: &[String]) -> Option<String> {
-    (!exports.is_empty()).then(|| serde_json::to_string(exports).unwrap_or_default())
-}
-
-pub(crate) fn exports_from_column(stored: Option<String>) -> Result<Vec<String>, StateError> {
-    stored.map_or_else(
-        || Ok(Vec::new()),
-        |json| {
-            serde_json::from_str(&json)
-                .map_err(|e| StateError::Corrupt(format!("exports column {json:?}: {e}")))
-        },
-    )
-}
-
 pub(crate) fn to_millis(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
@@ -786,6 +741,30 @@ pub(crate) fn to_millis(t: OffsetDateTime) -> i64 {
 pub(crate) fn from_millis(ms: i64) -> Result<OffsetDateTime, StateError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .map_err(|e| StateError::Corrupt(format!("time {ms} ms: {e}")))
+}
+
+/// A schema migration of one dialect: version, description, SQL.
+pub(crate) type Migration = (i64, &'static str, &'static str);
+
+/// The migrations of `all` still to apply, in order, to a schema at version `current` (`None`:
+/// none applied yet); a schema newer than this binary is refused.
+pub(crate) fn pending_migrations(
+    all: &'static [Migration],
+    current: Option<i64>,
+) -> Result<impl Iterator<Item = &'static Migration>, StateError> {
+    let current = current.unwrap_or(0);
+    let latest = all.last().map_or(0, |m| m.0);
+    if current > latest {
+        return Err(StateError::Corrupt(format!(
+            "schema version {current} is newer than this tawthiq understands ({latest})"
+        )));
+    }
+    Ok(all.iter().filter(move |m| m.0 > current))
+}
+
+/// Pause before busy retry `n` of either engine: 10 ms doubling to 640 ms.
+pub(crate) fn busy_pause(n: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(10 << n.min(7).saturating_sub(1))
 }
 
 #[cfg(test)]

@@ -36,25 +36,31 @@
 //! - **Secrets.** Errors name the location through [`redact_location`]; sqlx's own messages
 //!   (refused connection, failed authentication) never contain the password.
 
-use std::fmt::Write as _;
 use std::str::FromStr;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use model::Platform;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
-use sqlx::{ConnectOptions, Connection, Postgres, Row};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::query::Query;
+use sqlx::{ConnectOptions, Connection, Postgres};
 use time::{Duration, OffsetDateTime};
 
-use super::quota::{Budget, Quota, TokenBucket, WindowQuota, describe_quota};
+use super::quota::{Budget, Quota, describe_quota};
+use super::rows::{
+    Audit, BUDGET_COLUMNS, Candidate, LiveLeases, PlatformLimits, StateRow, StateTotals,
+    bind_budget, budget_row, bundle_row, claim_row, claimable, event_row, exports_to_column,
+    failure_outcome, lease_end, parse_platform, report_row, rfc3339, stale_fence, summarize,
+    to_i64,
+};
 use super::{
-    AccountReport, AccountSpec, AccountState, Admission, Audit, AuditEvent, BundleRecord, Claim,
-    Completion, Disposition, EventKind, Failure, Fence, PlatformSummary, StateError, StateStore,
-    Summary, exports_from_column, exports_to_column, from_millis, redact_location, to_millis,
+    AccountReport, AccountSpec, Admission, AuditEvent, BundleRecord, Claim, Completion, EventKind,
+    Failure, Fence, Migration, StateError, StateStore, Summary, busy_pause, from_millis,
+    pending_migrations, redact_location, to_millis,
 };
 
 /// Schema migrations of the PostgreSQL dialect, applied in order; see [`PostgresStateStore::open`].
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+const MIGRATIONS: &[Migration] = &[
     (
         1,
         "init",
@@ -253,11 +259,6 @@ fn check_schema_name(schema: &str) -> Result<(), StateError> {
     }
 }
 
-/// Pause before busy retry `n`: 10 ms doubling to 640 ms.
-fn busy_pause(n: u32) -> StdDuration {
-    StdDuration::from_millis(10 << n.min(7).saturating_sub(1))
-}
-
 /// Serialization failure, deadlock, or lock timeout: the transaction was rolled back and may
 /// simply be run again.
 fn is_busy(e: &sqlx::Error) -> bool {
@@ -272,42 +273,6 @@ fn db(e: sqlx::Error) -> StateError {
     } else {
         StateError::Database(e)
     }
-}
-
-fn to_i64(n: u64, what: &str) -> Result<i64, StateError> {
-    i64::try_from(n).map_err(|_| StateError::Corrupt(format!("{what} {n} is out of range")))
-}
-
-fn to_u64(n: i64, what: &str) -> Result<u64, StateError> {
-    u64::try_from(n).map_err(|_| StateError::Corrupt(format!("{what} {n} is negative")))
-}
-
-fn lease_end(now: OffsetDateTime, lease: Duration) -> i64 {
-    to_millis(now).saturating_add(i64::try_from(lease.whole_milliseconds()).unwrap_or(i64::MAX))
-}
-
-fn get<'r, T>(row: &'r PgRow, col: &str) -> Result<T, StateError>
-where
-    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
-{
-    row.try_get(col).map_err(db)
-}
-
-fn get_u64(row: &PgRow, col: &str) -> Result<u64, StateError> {
-    to_u64(get::<i64>(row, col)?, col)
-}
-
-fn get_time(row: &PgRow, col: &str) -> Result<Option<OffsetDateTime>, StateError> {
-    get::<Option<i64>>(row, col)?.map(from_millis).transpose()
-}
-
-fn parse_platform(s: &str) -> Result<Platform, StateError> {
-    s.parse()
-        .map_err(|e| StateError::Corrupt(format!("account platform: {e}")))
-}
-
-fn get_platform(row: &PgRow) -> Result<Platform, StateError> {
-    parse_platform(&get::<String>(row, "platform")?)
 }
 
 /// Applies the missing migrations, one transaction each, until the schema is current.
@@ -351,14 +316,7 @@ async fn migrate_step(
         .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
-    let current = current.unwrap_or(0);
-    let latest = MIGRATIONS.last().map_or(0, |m| m.0);
-    if current > latest {
-        return Err(StateError::Corrupt(format!(
-            "schema version {current} is newer than this tawthiq understands ({latest})"
-        )));
-    }
-    let Some(&(version, description, sql)) = MIGRATIONS.iter().find(|m| m.0 > current) else {
+    let Some(&(version, description, sql)) = pending_migrations(MIGRATIONS, current)?.next() else {
         return Ok(Ok(false));
     };
     let migration_error = |source| StateError::Migration {
@@ -456,31 +414,11 @@ async fn check_fence(
     action: &str,
     now: OffsetDateTime,
 ) -> Result<Result<(), StateError>, StateError> {
-    let (current_fence, state) = current;
-    let presented = to_i64(fence.0, "fence")?;
-    if current_fence == presented && state == AccountState::Running.as_str() {
+    let Some((rejection, error)) = stale_fence(key, fence, &current, action, now)? else {
         return Ok(Ok(()));
-    }
-    audit(
-        conn,
-        Audit {
-            at: now,
-            key: Some(key),
-            worker: None,
-            event: EventKind::RejectedStale,
-            fence: Some(presented),
-            detail: Some(format!(
-                "{action} rejected: account is {state} at fence {current_fence}"
-            )),
-        },
-    )
-    .await?;
-    tracing::warn!(key, %fence, current_fence, action, "stale worker rejected");
-    Ok(Err(StateError::Fenced {
-        key: key.to_owned(),
-        presented: fence,
-        current: Fence(to_u64(current_fence, "fence")?),
-    }))
+    };
+    audit(conn, rejection).await?;
+    Ok(Err(error))
 }
 
 /// Locks the account and checks the fence (see [`check_fence`]).
@@ -493,6 +431,26 @@ async fn lock_and_check_fence(
 ) -> Result<Result<(), StateError>, StateError> {
     let current = lock_account(conn, key).await?;
     check_fence(conn, key, fence, current, action, now).await
+}
+
+/// A transition of the running account held under `fence`: locks the account and checks the
+/// fence (see [`check_fence`]), then runs `update` and audits `event` with its detail.
+async fn fenced_update(
+    conn: &mut PgConnection,
+    key: &str,
+    fence: Fence,
+    action: &str,
+    now: OffsetDateTime,
+    update: Query<'_, Postgres, PgArguments>,
+    (event, detail): (EventKind, String),
+) -> Result<Result<(), StateError>, StateError> {
+    if let Err(e) = lock_and_check_fence(conn, key, fence, action, now).await? {
+        return Ok(Err(e));
+    }
+    update.execute(&mut *conn).await.map_err(db)?;
+    let fence = to_i64(fence.0, "fence")?;
+    audit(conn, Audit::account(now, key, event, fence, detail)).await?;
+    Ok(Ok(()))
 }
 
 async fn upsert_tx(
@@ -563,12 +521,6 @@ async fn upsert_tx(
     Ok(Ok(added))
 }
 
-/// A platform a claim may take from, as seen before any platform lock.
-struct Candidate {
-    platform: Platform,
-    capped: bool,
-}
-
 /// Platforms a claim may take from now, least loaded first (`excluded` were found at their cap
 /// by an earlier round of the same claim).
 async fn claimable_platforms(
@@ -577,7 +529,7 @@ async fn claimable_platforms(
     excluded: &[Platform],
     now_ms: i64,
 ) -> Result<Vec<Candidate>, StateError> {
-    let running: Vec<(String, i64)> = sqlx::query_as(
+    let running: Vec<LiveLeases> = sqlx::query_as(
         "SELECT platform, count(*) FROM accounts
          WHERE state = 'running' AND lease_until > $1 GROUP BY platform",
     )
@@ -585,37 +537,12 @@ async fn claimable_platforms(
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
-    let limits: Vec<(String, Option<i64>, Option<i64>)> =
+    let limits: Vec<PlatformLimits> =
         sqlx::query_as("SELECT platform, max_concurrent, blocked_until FROM quotas")
             .fetch_all(&mut *conn)
             .await
             .map_err(db)?;
-    let mut out: Vec<(i64, Candidate)> = Vec::new();
-    for platform in Platform::ALL {
-        if wanted.is_some_and(|w| !w.contains(&platform)) || excluded.contains(&platform) {
-            continue;
-        }
-        let live = running
-            .iter()
-            .find(|(p, _)| p == platform.as_str())
-            .map_or(0, |r| r.1);
-        let (cap, blocked) = limits
-            .iter()
-            .find(|(p, _, _)| p == platform.as_str())
-            .map_or((None, None), |l| (l.1, l.2));
-        if blocked.is_some_and(|until| until > now_ms) || cap.is_some_and(|cap| live >= cap) {
-            continue;
-        }
-        out.push((
-            live,
-            Candidate {
-                platform,
-                capped: cap.is_some(),
-            },
-        ));
-    }
-    out.sort_by_key(|(live, c)| (*live, c.platform));
-    Ok(out.into_iter().map(|(_, c)| c).collect())
+    Ok(claimable(&running, &limits, wanted, excluded, now_ms))
 }
 
 /// The account a claim picked (and locked), before any write.
@@ -776,21 +703,15 @@ async fn claim_tx(
 
     let key = picked.key;
     if let Some((old_worker, old_fence, old_lease)) = picked.expired {
-        audit(
-            conn,
-            Audit {
-                at: now,
-                key: Some(&key),
-                worker: old_worker.as_deref(),
-                event: EventKind::LeaseExpiredReclaimed,
-                fence: Some(old_fence),
-                detail: Some(format!(
-                    "lease expired at {}, reclaimed by {worker}",
-                    rfc3339(from_millis(old_lease)?)
-                )),
-            },
-        )
-        .await?;
+        let reclaimed = Audit::lease_reclaimed(
+            now,
+            &key,
+            old_worker.as_deref(),
+            old_fence,
+            old_lease,
+            worker,
+        )?;
+        audit(conn, reclaimed).await?;
     }
     let lease_until = lease_end(now, lease);
     let row = sqlx::query(
@@ -806,31 +727,9 @@ async fn claim_tx(
     .fetch_one(&mut *conn)
     .await
     .map_err(db)?;
-    let fence: i64 = get(&row, "fence")?;
-    let attempts = get_u64(&row, "attempts")?;
-    audit(
-        conn,
-        Audit {
-            at: now,
-            key: Some(&key),
-            worker: Some(worker),
-            event: EventKind::Claimed,
-            fence: Some(fence),
-            detail: Some(format!("from {}", picked.from)),
-        },
-    )
-    .await?;
-    Ok(Ok(ClaimRound::Claimed(Claim {
-        platform: get_platform(&row)?,
-        account: get(&row, "account")?,
-        route: get(&row, "route")?,
-        credential_ref: get(&row, "credential_ref")?,
-        exports: exports_from_column(get(&row, "exports")?)?,
-        attempt: u32::try_from(attempts + 1).unwrap_or(u32::MAX),
-        fence: Fence(to_u64(fence, "fence")?),
-        lease_until: from_millis(lease_until)?,
-        key,
-    })))
+    let fence = row.int("fence")?;
+    audit(conn, Audit::claimed(now, &key, worker, fence, picked.from)).await?;
+    Ok(Ok(ClaimRound::Claimed(claim_row(&row, key, lease_until)?)))
 }
 
 async fn heartbeat_tx(
@@ -939,25 +838,7 @@ async fn complete_tx(
     .execute(&mut *conn)
     .await
     .map_err(db)?;
-    let mut detail = format!(
-        "bundle {} at {}: {} items, {} media, {} gaps, {} bytes",
-        c.bundle_id, c.location, c.items, c.media, c.gaps, c.bytes
-    );
-    if let Some(previous) = &c.previous_bundle {
-        let _ = write!(detail, "; previous {previous}");
-    }
-    audit(
-        conn,
-        Audit {
-            at: now,
-            key: Some(key),
-            worker: None,
-            event: EventKind::Completed,
-            fence: Some(fence_i),
-            detail: Some(detail),
-        },
-    )
-    .await?;
+    audit(conn, Audit::completed(now, key, fence_i, c)).await?;
     Ok(Ok(()))
 }
 
@@ -968,24 +849,8 @@ async fn fail_tx(
     f: &Failure,
     now: OffsetDateTime,
 ) -> Result<Result<(), StateError>, StateError> {
-    if let Err(e) = lock_and_check_fence(conn, key, fence, "failure", now).await? {
-        return Ok(Err(e));
-    }
-    let (state, not_before, event, detail) = match f.disposition {
-        Disposition::RetryAt(at) => (
-            AccountState::Retry,
-            Some(to_millis(at)),
-            EventKind::RetryScheduled,
-            format!("{}: {}; retry at {}", f.kind, f.message, rfc3339(at)),
-        ),
-        Disposition::Permanent => (
-            AccountState::Failed,
-            None,
-            EventKind::Failed,
-            format!("{}: {}; permanent", f.kind, f.message),
-        ),
-    };
-    sqlx::query(
+    let (state, not_before, event, detail) = failure_outcome(f);
+    let update = sqlx::query(
         "UPDATE accounts SET state = $1, not_before = $2, attempts = attempts + 1,
              last_error_kind = $3, last_error = $4, worker = NULL, lease_until = NULL,
              updated_at = $5
@@ -996,23 +861,8 @@ async fn fail_tx(
     .bind(&f.kind)
     .bind(&f.message)
     .bind(to_millis(now))
-    .bind(key)
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
-    audit(
-        conn,
-        Audit {
-            at: now,
-            key: Some(key),
-            worker: None,
-            event,
-            fence: Some(to_i64(fence.0, "fence")?),
-            detail: Some(detail),
-        },
-    )
-    .await?;
-    Ok(Ok(()))
+    .bind(key);
+    fenced_update(conn, key, fence, "failure", now, update, (event, detail)).await
 }
 
 async fn defer_tx(
@@ -1023,10 +873,7 @@ async fn defer_tx(
     reason: &str,
     now: OffsetDateTime,
 ) -> Result<Result<(), StateError>, StateError> {
-    if let Err(e) = lock_and_check_fence(conn, key, fence, "deferral", now).await? {
-        return Ok(Err(e));
-    }
-    sqlx::query(
+    let update = sqlx::query(
         "UPDATE accounts SET state = 'deferred', not_before = $1, defer_reason = $2,
              worker = NULL, lease_until = NULL, updated_at = $3
          WHERE key = $4",
@@ -1034,23 +881,12 @@ async fn defer_tx(
     .bind(to_millis(until))
     .bind(reason)
     .bind(to_millis(now))
-    .bind(key)
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
-    audit(
-        conn,
-        Audit {
-            at: now,
-            key: Some(key),
-            worker: None,
-            event: EventKind::Deferred,
-            fence: Some(to_i64(fence.0, "fence")?),
-            detail: Some(format!("until {}: {reason}", rfc3339(until))),
-        },
-    )
-    .await?;
-    Ok(Ok(()))
+    .bind(key);
+    let deferred = (
+        EventKind::Deferred,
+        format!("until {}: {reason}", rfc3339(until)),
+    );
+    fenced_update(conn, key, fence, "deferral", now, update, deferred).await
 }
 
 async fn block_tx(
@@ -1072,16 +908,10 @@ async fn block_tx(
     .execute(&mut *conn)
     .await
     .map_err(db)?;
+    let detail = format!("{platform} until {}: {reason}", rfc3339(until));
     audit(
         conn,
-        Audit {
-            at: now,
-            key: None,
-            worker: None,
-            event: EventKind::PlatformBlocked,
-            fence: None,
-            detail: Some(format!("{platform} until {}: {reason}", rfc3339(until))),
-        },
+        Audit::platform(now, EventKind::PlatformBlocked, detail),
     )
     .await?;
     Ok(Ok(()))
@@ -1103,53 +933,13 @@ async fn cap_tx(
     .await
     .map_err(db)?;
     let cap = max_concurrent.map_or_else(|| "none".to_owned(), |n| n.to_string());
+    let detail = format!("{platform} max_concurrent {cap}");
     audit(
         conn,
-        Audit {
-            at: now,
-            key: None,
-            worker: None,
-            event: EventKind::PlatformCapSet,
-            fence: None,
-            detail: Some(format!("{platform} max_concurrent {cap}")),
-        },
+        Audit::platform(now, EventKind::PlatformCapSet, detail),
     )
     .await?;
     Ok(Ok(()))
-}
-
-const BUDGET_COLUMNS: &str = "rate_per_sec, burst, tokens, refilled_at, window_ms, window_limit,
-    window_offset_ms, window_start, window_used, blocked_until, block_reason";
-
-fn budget_row(row: &PgRow) -> Result<Budget, StateError> {
-    let rate: Option<f64> = get(row, "rate_per_sec")?;
-    let burst: Option<i64> = get(row, "burst")?;
-    let window_ms: Option<i64> = get(row, "window_ms")?;
-    let window_limit: Option<i64> = get(row, "window_limit")?;
-    let bucket = match (rate, burst) {
-        (Some(per_second), Some(burst)) => Some(TokenBucket {
-            per_second,
-            burst: u32::try_from(burst).unwrap_or(u32::MAX),
-        }),
-        _ => None,
-    };
-    let window = match (window_ms, window_limit) {
-        (Some(ms), Some(limit)) => Some(WindowQuota {
-            length: Duration::milliseconds(ms),
-            limit: to_u64(limit, "window_limit")?,
-            offset: Duration::milliseconds(get(row, "window_offset_ms")?),
-        }),
-        _ => None,
-    };
-    Ok(Budget {
-        quota: Quota { bucket, window },
-        tokens: get(row, "tokens")?,
-        refilled_at_ms: get(row, "refilled_at")?,
-        window_start_ms: get(row, "window_start")?,
-        window_used: to_u64(get(row, "window_used")?, "window_used")?,
-        blocked_until_ms: get(row, "blocked_until")?,
-        block_reason: get(row, "block_reason")?,
-    })
 }
 
 async fn save_budget(
@@ -1157,8 +947,7 @@ async fn save_budget(
     platform: Platform,
     b: &Budget,
 ) -> Result<(), StateError> {
-    let window = b.quota.window;
-    sqlx::query(
+    bind_budget(
         "INSERT INTO quotas (platform, rate_per_sec, burst, tokens, refilled_at, window_ms,
              window_limit, window_offset_ms, window_start, window_used)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -1167,19 +956,9 @@ async fn save_budget(
              window_ms = excluded.window_ms, window_limit = excluded.window_limit,
              window_offset_ms = excluded.window_offset_ms, window_start = excluded.window_start,
              window_used = excluded.window_used",
-    )
-    .bind(platform.as_str())
-    .bind(b.quota.bucket.map(|q| q.per_second))
-    .bind(b.quota.bucket.map(|q| i64::from(q.burst.max(1))))
-    .bind(b.tokens)
-    .bind(b.refilled_at_ms)
-    .bind(window.map(|w| i64::try_from(w.length.whole_milliseconds()).unwrap_or(i64::MAX)))
-    .bind(window.map(|w| i64::try_from(w.limit).unwrap_or(i64::MAX)))
-    .bind(window.map_or(0, |w| {
-        i64::try_from(w.offset.whole_milliseconds()).unwrap_or(0)
-    }))
-    .bind(b.window_start_ms)
-    .bind(to_i64(b.window_used, "window_used")?)
+        platform,
+        b,
+    )?
     .execute(&mut *conn)
     .await
     .map_err(db)?;
@@ -1213,25 +992,13 @@ async fn set_quota_tx(
         .execute(&mut *conn)
         .await
         .map_err(db)?;
-    let mut budget = Budget::fresh(*quota, now);
-    if let Some(old) = lock_budget(conn, platform).await?
-        && old.quota.window.map(|w| (w.length, w.offset))
-            == quota.window.map(|w| (w.length, w.offset))
-    {
-        budget.window_start_ms = old.window_start_ms;
-        budget.window_used = old.window_used;
-    }
+    let old = lock_budget(conn, platform).await?;
+    let budget = Budget::reconfigured(*quota, old.as_ref(), now);
     save_budget(conn, platform, &budget).await?;
+    let detail = format!("{platform} {}", describe_quota(quota));
     audit(
         conn,
-        Audit {
-            at: now,
-            key: None,
-            worker: None,
-            event: EventKind::PlatformQuotaSet,
-            fence: None,
-            detail: Some(format!("{platform} {}", describe_quota(quota))),
-        },
+        Audit::platform(now, EventKind::PlatformQuotaSet, detail),
     )
     .await?;
     Ok(Ok(()))
@@ -1251,53 +1018,6 @@ async fn take_quota_tx(
         save_budget(conn, platform, &budget).await?;
     }
     Ok(Ok(admission))
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
-}
-
-fn bundle_row(row: &PgRow) -> Result<BundleRecord, StateError> {
-    Ok(BundleRecord {
-        bundle_id: get(row, "bundle_id")?,
-        key: get(row, "key")?,
-        fence: Fence(get_u64(row, "fence")?),
-        location: get(row, "location")?,
-        items: get_u64(row, "items")?,
-        media: get_u64(row, "media")?,
-        gaps: get_u64(row, "gaps")?,
-        bytes: get_u64(row, "bytes")?,
-        tag_manifest_sha256: get(row, "tag_manifest_sha256")?,
-        previous_bundle: get(row, "previous_bundle")?,
-        completed_at: from_millis(get(row, "completed_at")?)?,
-    })
-}
-
-fn report_row(row: &PgRow) -> Result<AccountReport, StateError> {
-    let kind: Option<String> = get(row, "last_error_kind")?;
-    let message: Option<String> = get(row, "last_error")?;
-    let last_error = match (kind, message) {
-        (Some(k), Some(m)) => Some(format!("{k}: {m}")),
-        (k, m) => k.or(m),
-    };
-    let state: String = get(row, "state")?;
-    Ok(AccountReport {
-        key: get(row, "key")?,
-        platform: get_platform(row)?,
-        account: get(row, "account")?,
-        state: state.parse()?,
-        bundle_id: get(row, "bundle_id")?,
-        location: get(row, "location")?,
-        items: get_u64(row, "items")?,
-        media: get_u64(row, "media")?,
-        gaps: get_u64(row, "gaps")?,
-        bytes: get_u64(row, "bytes")?,
-        attempts: u32::try_from(get_u64(row, "attempts")?).unwrap_or(u32::MAX),
-        last_error,
-        not_before: get_time(row, "not_before")?,
-        updated_at: from_millis(get(row, "updated_at")?)?,
-    })
 }
 
 #[async_trait]
@@ -1439,22 +1159,7 @@ impl StateStore for PostgresStateStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        rows.iter()
-            .map(|row| {
-                let event: String = get(row, "event")?;
-                Ok(AuditEvent {
-                    id: get(row, "id")?,
-                    at: from_millis(get(row, "at")?)?,
-                    key: get(row, "key")?,
-                    worker: get(row, "worker")?,
-                    event: event.parse()?,
-                    fence: get::<Option<i64>>(row, "fence")?
-                        .map(|f| to_u64(f, "fence").map(Fence))
-                        .transpose()?,
-                    detail: get(row, "detail")?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_row).collect()
     }
 
     async fn bundles(&self, key: &str) -> Result<Vec<BundleRecord>, StateError> {
@@ -1518,7 +1223,7 @@ impl StateStore for PostgresStateStore {
 
     async fn summary(&self) -> Result<Summary, StateError> {
         // `sum` of BIGINT is NUMERIC in PostgreSQL: cast back.
-        let rows: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<StateTotals> = sqlx::query_as(
             "SELECT platform, state, count(*), coalesce(sum(items), 0)::BIGINT,
                  coalesce(sum(media), 0)::BIGINT, coalesce(sum(bytes), 0)::BIGINT
              FROM accounts GROUP BY state, platform",
@@ -1526,40 +1231,12 @@ impl StateStore for PostgresStateStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        let limits: Vec<(String, Option<i64>, Option<i64>)> =
+        let limits: Vec<PlatformLimits> =
             sqlx::query_as("SELECT platform, max_concurrent, blocked_until FROM quotas")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
-        let mut summary = Summary::default();
-        for platform in Platform::ALL {
-            let mine: Vec<_> = rows.iter().filter(|r| r.0 == platform.as_str()).collect();
-            if mine.is_empty() {
-                continue;
-            }
-            let mut p = PlatformSummary {
-                platform,
-                counts: super::StateCounts::default(),
-                items: 0,
-                media: 0,
-                bytes: 0,
-                blocked_until: None,
-                max_concurrent: None,
-            };
-            for (_, state, count, items, media, bytes) in mine {
-                p.counts
-                    .add(state.parse()?, to_u64(*count, "account count")?);
-                p.items += to_u64(*items, "items")?;
-                p.media += to_u64(*media, "media")?;
-                p.bytes += to_u64(*bytes, "bytes")?;
-            }
-            if let Some((_, cap, blocked)) = limits.iter().find(|l| l.0 == platform.as_str()) {
-                p.max_concurrent = cap.map(|c| u32::try_from(c).unwrap_or(u32::MAX));
-                p.blocked_until = blocked.map(from_millis).transpose()?;
-            }
-            summary.platforms.push(p);
-        }
-        Ok(summary)
+        summarize(&rows, &limits)
     }
 
     async fn report(&self) -> Result<Vec<AccountReport>, StateError> {

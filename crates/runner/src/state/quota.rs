@@ -98,6 +98,20 @@ impl Budget {
         }
     }
 
+    /// The budget of a newly set `quota` replacing the platform's `old` one: a full bucket, and
+    /// the current window's usage kept when the window (length and offset) is the same.
+    pub fn reconfigured(quota: Quota, old: Option<&Budget>, now: OffsetDateTime) -> Budget {
+        let mut budget = Budget::fresh(quota, now);
+        if let Some(old) = old
+            && old.quota.window.map(|w| (w.length, w.offset))
+                == quota.window.map(|w| (w.length, w.offset))
+        {
+            budget.window_start_ms = old.window_start_ms;
+            budget.window_used = old.window_used;
+        }
+        budget
+    }
+
     /// Takes `cost` units at `now` if the block, the bucket and the window all allow it; takes
     /// nothing otherwise and says when to come back (the latest of the three waits).
     pub fn take(&mut self, cost: u32, now: OffsetDateTime) -> Result<Admission, StateError> {

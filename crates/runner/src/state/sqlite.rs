@@ -22,30 +22,34 @@
 //! Connections run `journal_mode=WAL` (readers do not block the writer), `synchronous=FULL`
 //! (a committed transition survives a power cut, not only a crash), and `foreign_keys=ON`.
 
-use std::fmt::Write as _;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use model::Platform;
-use sqlx::Row;
+use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteSynchronous,
 };
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Mutex;
 
-use super::quota::{Budget, Quota, TokenBucket, WindowQuota, describe_quota};
+use super::quota::{Budget, Quota, describe_quota};
+use super::rows::{
+    Audit, BUDGET_COLUMNS, LiveLeases, PlatformLimits, StateRow, StateTotals, bind_budget,
+    budget_row, bundle_row, claim_row, claimable, event_row, exports_to_column, failure_outcome,
+    lease_end, report_row, rfc3339, stale_fence, summarize, to_i64,
+};
 use super::{
-    AccountReport, AccountSpec, AccountState, Admission, Audit, AuditEvent, BundleRecord, Claim,
-    Completion, Disposition, EventKind, Failure, Fence, PlatformSummary, StateError, StateStore,
-    Summary, exports_from_column, exports_to_column, from_millis, to_millis,
+    AccountReport, AccountSpec, Admission, AuditEvent, BundleRecord, Claim, Completion, EventKind,
+    Failure, Fence, Migration, StateError, StateStore, Summary, busy_pause, from_millis,
+    pending_migrations, to_millis,
 };
 
 /// Schema migrations of the SQLite dialect, applied in order; see [`SqliteStateStore::open`].
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+const MIGRATIONS: &[Migration] = &[
     (
         1,
         "init",
@@ -204,11 +208,6 @@ impl SqliteStateStore {
     }
 }
 
-/// Pause before busy retry `n`: 10 ms doubling to 640 ms.
-fn busy_pause(n: u32) -> StdDuration {
-    StdDuration::from_millis(10 << n.min(7).saturating_sub(1))
-}
-
 /// `SQLITE_BUSY` or `SQLITE_LOCKED`, with any extended code.
 fn is_busy(e: &sqlx::Error) -> bool {
     e.as_database_error()
@@ -225,39 +224,6 @@ fn db(e: sqlx::Error) -> StateError {
     }
 }
 
-fn to_i64(n: u64, what: &str) -> Result<i64, StateError> {
-    i64::try_from(n).map_err(|_| StateError::Corrupt(format!("{what} {n} is out of range")))
-}
-
-fn to_u64(n: i64, what: &str) -> Result<u64, StateError> {
-    u64::try_from(n).map_err(|_| StateError::Corrupt(format!("{what} {n} is negative")))
-}
-
-fn lease_end(now: OffsetDateTime, lease: Duration) -> i64 {
-    to_millis(now).saturating_add(i64::try_from(lease.whole_milliseconds()).unwrap_or(i64::MAX))
-}
-
-fn get<'r, T>(row: &'r SqliteRow, col: &str) -> Result<T, StateError>
-where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    row.try_get(col).map_err(db)
-}
-
-fn get_u64(row: &SqliteRow, col: &str) -> Result<u64, StateError> {
-    to_u64(get::<i64>(row, col)?, col)
-}
-
-fn get_time(row: &SqliteRow, col: &str) -> Result<Option<OffsetDateTime>, StateError> {
-    get::<Option<i64>>(row, col)?.map(from_millis).transpose()
-}
-
-fn get_platform(row: &SqliteRow) -> Result<Platform, StateError> {
-    let s: String = get(row, "platform")?;
-    s.parse()
-        .map_err(|e| StateError::Corrupt(format!("account platform: {e}")))
-}
-
 async fn migrate(conn: &mut SqliteConnection) -> Result<Result<(), StateError>, StateError> {
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -272,14 +238,7 @@ async fn migrate(conn: &mut SqliteConnection) -> Result<Result<(), StateError>, 
         .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
-    let current = current.unwrap_or(0);
-    let latest = MIGRATIONS.last().map_or(0, |m| m.0);
-    if current > latest {
-        return Err(StateError::Corrupt(format!(
-            "schema version {current} is newer than this tawthiq understands ({latest})"
-        )));
-    }
-    for &(version, description, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    for &(version, description, sql) in pending_migrations(MIGRATIONS, current)? {
         let migration_error = |source| StateError::Migration {
             version,
             description: description.to_owned(),
@@ -341,31 +300,32 @@ async fn check_fence(
     action: &str,
     now: OffsetDateTime,
 ) -> Result<Result<(), StateError>, StateError> {
-    let (current_fence, state) = current(conn, key).await?;
-    let presented = to_i64(fence.0, "fence")?;
-    if current_fence == presented && state == AccountState::Running.as_str() {
+    let current = current(conn, key).await?;
+    let Some((rejection, error)) = stale_fence(key, fence, &current, action, now)? else {
         return Ok(Ok(()));
+    };
+    audit(conn, rejection).await?;
+    Ok(Err(error))
+}
+
+/// A transition of the running account held under `fence`: checks the fence (see
+/// [`check_fence`]), then runs `update` and audits `event` with its detail.
+async fn fenced_update<'q>(
+    conn: &mut SqliteConnection,
+    key: &str,
+    fence: Fence,
+    action: &str,
+    now: OffsetDateTime,
+    update: Query<'q, sqlx::Sqlite, SqliteArguments<'q>>,
+    (event, detail): (EventKind, String),
+) -> Result<Result<(), StateError>, StateError> {
+    if let Err(e) = check_fence(conn, key, fence, action, now).await? {
+        return Ok(Err(e));
     }
-    audit(
-        conn,
-        Audit {
-            at: now,
-            key: Some(key),
-            worker: None,
-            event: EventKind::RejectedStale,
-            fence: Some(presented),
-            detail: Some(format!(
-                "{action} rejected: account is {state} at fence {current_fence}"
-            )),
-        },
-    )
-    .await?;
-    tracing::warn!(key, %fence, current_fence, action, "stale worker rejected");
-    Ok(Err(StateError::Fenced {
-        key: key.to_owned(),
-        presented: fence,
-        current: Fence(to_u64(current_fence, "fence")?),
-    }))
+    update.execute(&mut *conn).await.map_err(db)?;
+    let fence = to_i64(fence.0, "fence")?;
+    audit(conn, Audit::account(now, key, event, fence, detail)).await?;
+    Ok(Ok(()))
 }
 
 async fn upsert_tx(
@@ -441,7 +401,7 @@ async fn claimable_platforms(
     wanted: Option<&[Platform]>,
     now_ms: i64,
 ) -> Result<Vec<Platform>, StateError> {
-    let running: Vec<(String, i64)> = sqlx::query_as(
+    let running: Vec<LiveLeases> = sqlx::query_as(
         "SELECT platform, count(*) FROM accounts
          WHERE state = 'running' AND lease_until > ? GROUP BY platform",
     )
@@ -449,31 +409,13 @@ async fn claimable_platforms(
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
-    let limits: Vec<(String, Option<i64>, Option<i64>)> =
+    let limits: Vec<PlatformLimits> =
         sqlx::query_as("SELECT platform, max_concurrent, blocked_until FROM quotas")
             .fetch_all(&mut *conn)
             .await
             .map_err(db)?;
-    let mut out: Vec<(i64, Platform)> = Vec::new();
-    for platform in Platform::ALL {
-        if wanted.is_some_and(|w| !w.contains(&platform)) {
-            continue;
-        }
-        let live = running
-            .iter()
-            .find(|(p, _)| p == platform.as_str())
-            .map_or(0, |r| r.1);
-        let (cap, blocked) = limits
-            .iter()
-            .find(|(p, _, _)| p == platform.as_str())
-            .map_or((None, None), |l| (l.1, l.2));
-        if blocked.is_some_and(|until| until > now_ms) || cap.is_some_and(|cap| live >= cap) {
-            continue;
-        }
-        out.push((live, platform));
-    }
-    out.sort_by_key(|&(live, platform)| (live, platform));
-    Ok(out.into_iter().map(|(_, p)| p).collect())
+    let candidates = claimable(&running, &limits, wanted, &[], now_ms);
+    Ok(candidates.into_iter().map(|c| c.platform).collect())
 }
 
 /// An account of `platforms` whose lease expired, audited as reclaimed by `worker`.
@@ -499,21 +441,15 @@ async fn reclaim_expired(
     else {
         return Ok(None);
     };
-    audit(
-        conn,
-        Audit {
-            at: now,
-            key: Some(&key),
-            worker: old_worker.as_deref(),
-            event: EventKind::LeaseExpiredReclaimed,
-            fence: Some(old_fence),
-            detail: Some(format!(
-                "lease expired at {}, reclaimed by {worker}",
-                rfc3339(from_millis(old_lease)?)
-            )),
-        },
-    )
-    .await?;
+    let reclaimed = Audit::lease_reclaimed(
+        now,
+        &key,
+        old_worker.as_deref(),
+        old_fence,
+        old_lease,
+        worker,
+    )?;
+    audit(conn, reclaimed).await?;
     Ok(Some(key))
 }
 
@@ -589,31 +525,9 @@ async fn claim_tx(
     .fetch_one(&mut *conn)
     .await
     .map_err(db)?;
-    let fence: i64 = get(&row, "fence")?;
-    let attempts = get_u64(&row, "attempts")?;
-    audit(
-        conn,
-        Audit {
-            at: now,
-            key: Some(&key),
-            worker: Some(worker),
-            event: EventKind::Claimed,
-            fence: Some(fence),
-            detail: Some(format!("from {from}")),
-        },
-    )
-    .await?;
-    Ok(Ok(Some(Claim {
-        platform: get_platform(&row)?,
-        account: get(&row, "account")?,
-        route: get(&row, "route")?,
-        credential_ref: get(&row, "credential_ref")?,
-        exports: exports_from_column(get(&row, "exports")?)?,
-        attempt: u32::try_from(attempts + 1).unwrap_or(u32::MAX),
-        fence: Fence(to_u64(fence, "fence")?),
-        lease_until: from_millis(lease_until)?,
-        key,
-    })))
+    let fence = row.int("fence")?;
+    audit(conn, Audit::claimed(now, &key, worker, fence, from)).await?;
+    Ok(Ok(Some(claim_row(&row, key, lease_until)?)))
 }
 
 async fn heartbeat_tx(
@@ -718,25 +632,7 @@ async fn complete_tx(
     .execute(&mut *conn)
     .await
     .map_err(db)?;
-    let mut detail = format!(
-        "bundle {} at {}: {} items, {} media, {} gaps, {} bytes",
-        c.bundle_id, c.location, c.items, c.media, c.gaps, c.bytes
-    );
-    if let Some(previous) = &c.previous_bundle {
-        let _ = write!(detail, "; previous {previous}");
-    }
-    audit(
-        conn,
-        Audit {
-            at: now,
-            key: Some(key),
-            worker: None,
-            event: EventKind::Completed,
-            fence: Some(fence_i),
-            detail: Some(detail),
-        },
-    )
-    .await?;
+    audit(conn, Audit::completed(now, key, fence_i, c)).await?;
     Ok(Ok(()))
 }
 
@@ -747,24 +643,8 @@ async fn fail_tx(
     f: &Failure,
     now: OffsetDateTime,
 ) -> Result<Result<(), StateError>, StateError> {
-    if let Err(e) = check_fence(conn, key, fence, "failure", now).await? {
-        return Ok(Err(e));
-    }
-    let (state, not_before, event, detail) = match f.disposition {
-        Disposition::RetryAt(at) => (
-            AccountState::Retry,
-            Some(to_millis(at)),
-            EventKind::RetryScheduled,
-            format!("{}: {}; retry at {}", f.kind, f.message, rfc3339(at)),
-        ),
-        Disposition::Permanent => (
-            AccountState::Failed,
-            None,
-            EventKind::Failed,
-            format!("{}: {}; permanent", f.kind, f.message),
-        ),
-    };
-    sqlx::query(
+    let (state, not_before, event, detail) = failure_outcome(f);
+    let update = sqlx::query(
         "UPDATE accounts SET state = ?, not_before = ?, attempts = attempts + 1,
              last_error_kind = ?, last_error = ?, worker = NULL, lease_until = NULL,
              updated_at = ?
@@ -775,23 +655,8 @@ async fn fail_tx(
     .bind(&f.kind)
     .bind(&f.message)
     .bind(to_millis(now))
-    .bind(key)
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
-    audit(
-        conn,
-        Audit {
-            at: now,
-            key: Some(key),
-            worker: None,
-            event,
-            fence: Some(to_i64(fence.0, "fence")?),
-            detail: Some(detail),
-        },
-    )
-    .await?;
-    Ok(Ok(()))
+    .bind(key);
+    fenced_update(conn, key, fence, "failure", now, update, (event, detail)).await
 }
 
 async fn defer_tx(
@@ -802,10 +667,7 @@ async fn defer_tx(
     reason: &str,
     now: OffsetDateTime,
 ) -> Result<Result<(), StateError>, StateError> {
-    if let Err(e) = check_fence(conn, key, fence, "deferral", now).await? {
-        return Ok(Err(e));
-    }
-    sqlx::query(
+    let update = sqlx::query(
         "UPDATE accounts SET state = 'deferred', not_before = ?, defer_reason = ?,
              worker = NULL, lease_until = NULL, updated_at = ?
          WHERE key = ?",
@@ -813,23 +675,12 @@ async fn defer_tx(
     .bind(to_millis(until))
     .bind(reason)
     .bind(to_millis(now))
-    .bind(key)
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
-    audit(
-        conn,
-        Audit {
-            at: now,
-            key: Some(key),
-            worker: None,
-            event: EventKind::Deferred,
-            fence: Some(to_i64(fence.0, "fence")?),
-            detail: Some(format!("until {}: {reason}", rfc3339(until))),
-        },
-    )
-    .await?;
-    Ok(Ok(()))
+    .bind(key);
+    let deferred = (
+        EventKind::Deferred,
+        format!("until {}: {reason}", rfc3339(until)),
+    );
+    fenced_update(conn, key, fence, "deferral", now, update, deferred).await
 }
 
 async fn block_tx(
@@ -851,16 +702,10 @@ async fn block_tx(
     .execute(&mut *conn)
     .await
     .map_err(db)?;
+    let detail = format!("{platform} until {}: {reason}", rfc3339(until));
     audit(
         conn,
-        Audit {
-            at: now,
-            key: None,
-            worker: None,
-            event: EventKind::PlatformBlocked,
-            fence: None,
-            detail: Some(format!("{platform} until {}: {reason}", rfc3339(until))),
-        },
+        Audit::platform(now, EventKind::PlatformBlocked, detail),
     )
     .await?;
     Ok(Ok(()))
@@ -882,53 +727,13 @@ async fn cap_tx(
     .await
     .map_err(db)?;
     let cap = max_concurrent.map_or_else(|| "none".to_owned(), |n| n.to_string());
+    let detail = format!("{platform} max_concurrent {cap}");
     audit(
         conn,
-        Audit {
-            at: now,
-            key: None,
-            worker: None,
-            event: EventKind::PlatformCapSet,
-            fence: None,
-            detail: Some(format!("{platform} max_concurrent {cap}")),
-        },
+        Audit::platform(now, EventKind::PlatformCapSet, detail),
     )
     .await?;
     Ok(Ok(()))
-}
-
-const BUDGET_COLUMNS: &str = "rate_per_sec, burst, tokens, refilled_at, window_ms, window_limit,
-    window_offset_ms, window_start, window_used, blocked_until, block_reason";
-
-fn budget_row(row: &SqliteRow) -> Result<Budget, StateError> {
-    let rate: Option<f64> = get(row, "rate_per_sec")?;
-    let burst: Option<i64> = get(row, "burst")?;
-    let window_ms: Option<i64> = get(row, "window_ms")?;
-    let window_limit: Option<i64> = get(row, "window_limit")?;
-    let bucket = match (rate, burst) {
-        (Some(per_second), Some(burst)) => Some(TokenBucket {
-            per_second,
-            burst: u32::try_from(burst).unwrap_or(u32::MAX),
-        }),
-        _ => None,
-    };
-    let window = match (window_ms, window_limit) {
-        (Some(ms), Some(limit)) => Some(WindowQuota {
-            length: Duration::milliseconds(ms),
-            limit: to_u64(limit, "window_limit")?,
-            offset: Duration::milliseconds(get(row, "window_offset_ms")?),
-        }),
-        _ => None,
-    };
-    Ok(Budget {
-        quota: Quota { bucket, window },
-        tokens: get(row, "tokens")?,
-        refilled_at_ms: get(row, "refilled_at")?,
-        window_start_ms: get(row, "window_start")?,
-        window_used: to_u64(get(row, "window_used")?, "window_used")?,
-        blocked_until_ms: get(row, "blocked_until")?,
-        block_reason: get(row, "block_reason")?,
-    })
 }
 
 async fn save_budget(
@@ -936,8 +741,7 @@ async fn save_budget(
     platform: Platform,
     b: &Budget,
 ) -> Result<(), StateError> {
-    let window = b.quota.window;
-    sqlx::query(
+    bind_budget(
         "INSERT INTO quotas (platform, rate_per_sec, burst, tokens, refilled_at, window_ms,
              window_limit, window_offset_ms, window_start, window_used)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -946,19 +750,9 @@ async fn save_budget(
              window_ms = excluded.window_ms, window_limit = excluded.window_limit,
              window_offset_ms = excluded.window_offset_ms, window_start = excluded.window_start,
              window_used = excluded.window_used",
-    )
-    .bind(platform.as_str())
-    .bind(b.quota.bucket.map(|q| q.per_second))
-    .bind(b.quota.bucket.map(|q| i64::from(q.burst.max(1))))
-    .bind(b.tokens)
-    .bind(b.refilled_at_ms)
-    .bind(window.map(|w| i64::try_from(w.length.whole_milliseconds()).unwrap_or(i64::MAX)))
-    .bind(window.map(|w| i64::try_from(w.limit).unwrap_or(i64::MAX)))
-    .bind(window.map_or(0, |w| {
-        i64::try_from(w.offset.whole_milliseconds()).unwrap_or(0)
-    }))
-    .bind(b.window_start_ms)
-    .bind(to_i64(b.window_used, "window_used")?)
+        platform,
+        b,
+    )?
     .execute(&mut *conn)
     .await
     .map_err(db)?;
@@ -1012,25 +806,13 @@ async fn set_quota_tx(
     quota: &Quota,
     now: OffsetDateTime,
 ) -> Result<Result<(), StateError>, StateError> {
-    let mut budget = Budget::fresh(*quota, now);
-    if let Some(old) = load_budget(conn, platform).await?
-        && old.quota.window.map(|w| (w.length, w.offset))
-            == quota.window.map(|w| (w.length, w.offset))
-    {
-        budget.window_start_ms = old.window_start_ms;
-        budget.window_used = old.window_used;
-    }
+    let old = load_budget(conn, platform).await?;
+    let budget = Budget::reconfigured(*quota, old.as_ref(), now);
     save_budget(conn, platform, &budget).await?;
+    let detail = format!("{platform} {}", describe_quota(quota));
     audit(
         conn,
-        Audit {
-            at: now,
-            key: None,
-            worker: None,
-            event: EventKind::PlatformQuotaSet,
-            fence: None,
-            detail: Some(format!("{platform} {}", describe_quota(quota))),
-        },
+        Audit::platform(now, EventKind::PlatformQuotaSet, detail),
     )
     .await?;
     Ok(Ok(()))
@@ -1050,53 +832,6 @@ async fn take_quota_tx(
         save_budget(conn, platform, &budget).await?;
     }
     Ok(Ok(admission))
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
-}
-
-fn bundle_row(row: &SqliteRow) -> Result<BundleRecord, StateError> {
-    Ok(BundleRecord {
-        bundle_id: get(row, "bundle_id")?,
-        key: get(row, "key")?,
-        fence: Fence(get_u64(row, "fence")?),
-        location: get(row, "location")?,
-        items: get_u64(row, "items")?,
-        media: get_u64(row, "media")?,
-        gaps: get_u64(row, "gaps")?,
-        bytes: get_u64(row, "bytes")?,
-        tag_manifest_sha256: get(row, "tag_manifest_sha256")?,
-        previous_bundle: get(row, "previous_bundle")?,
-        completed_at: from_millis(get(row, "completed_at")?)?,
-    })
-}
-
-fn report_row(row: &SqliteRow) -> Result<AccountReport, StateError> {
-    let kind: Option<String> = get(row, "last_error_kind")?;
-    let message: Option<String> = get(row, "last_error")?;
-    let last_error = match (kind, message) {
-        (Some(k), Some(m)) => Some(format!("{k}: {m}")),
-        (k, m) => k.or(m),
-    };
-    let state: String = get(row, "state")?;
-    Ok(AccountReport {
-        key: get(row, "key")?,
-        platform: get_platform(row)?,
-        account: get(row, "account")?,
-        state: state.parse()?,
-        bundle_id: get(row, "bundle_id")?,
-        location: get(row, "location")?,
-        items: get_u64(row, "items")?,
-        media: get_u64(row, "media")?,
-        gaps: get_u64(row, "gaps")?,
-        bytes: get_u64(row, "bytes")?,
-        attempts: u32::try_from(get_u64(row, "attempts")?).unwrap_or(u32::MAX),
-        last_error,
-        not_before: get_time(row, "not_before")?,
-        updated_at: from_millis(get(row, "updated_at")?)?,
-    })
 }
 
 #[async_trait]
@@ -1227,22 +962,7 @@ impl StateStore for SqliteStateStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        rows.iter()
-            .map(|row| {
-                let event: String = get(row, "event")?;
-                Ok(AuditEvent {
-                    id: get(row, "id")?,
-                    at: from_millis(get(row, "at")?)?,
-                    key: get(row, "key")?,
-                    worker: get(row, "worker")?,
-                    event: event.parse()?,
-                    fence: get::<Option<i64>>(row, "fence")?
-                        .map(|f| to_u64(f, "fence").map(Fence))
-                        .transpose()?,
-                    detail: get(row, "detail")?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_row).collect()
     }
 
     async fn bundles(&self, key: &str) -> Result<Vec<BundleRecord>, StateError> {
@@ -1304,7 +1024,7 @@ impl StateStore for SqliteStateStore {
     }
 
     async fn summary(&self) -> Result<Summary, StateError> {
-        let rows: Vec<(String, String, i64, i64, i64, i64)> = sqlx::query_as(
+        let rows: Vec<StateTotals> = sqlx::query_as(
             "SELECT platform, state, count(*), coalesce(sum(items), 0), coalesce(sum(media), 0),
                  coalesce(sum(bytes), 0)
              FROM accounts GROUP BY state, platform",
@@ -1312,40 +1032,12 @@ impl StateStore for SqliteStateStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        let limits: Vec<(String, Option<i64>, Option<i64>)> =
+        let limits: Vec<PlatformLimits> =
             sqlx::query_as("SELECT platform, max_concurrent, blocked_until FROM quotas")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
-        let mut summary = Summary::default();
-        for platform in Platform::ALL {
-            let mine: Vec<_> = rows.iter().filter(|r| r.0 == platform.as_str()).collect();
-            if mine.is_empty() {
-                continue;
-            }
-            let mut p = PlatformSummary {
-                platform,
-                counts: super::StateCounts::default(),
-                items: 0,
-                media: 0,
-                bytes: 0,
-                blocked_until: None,
-                max_concurrent: None,
-            };
-            for (_, state, count, items, media, bytes) in mine {
-                p.counts
-                    .add(state.parse()?, to_u64(*count, "account count")?);
-                p.items += to_u64(*items, "items")?;
-                p.media += to_u64(*media, "media")?;
-                p.bytes += to_u64(*bytes, "bytes")?;
-            }
-            if let Some((_, cap, blocked)) = limits.iter().find(|l| l.0 == platform.as_str()) {
-                p.max_concurrent = cap.map(|c| u32::try_from(c).unwrap_or(u32::MAX));
-                p.blocked_until = blocked.map(from_millis).transpose()?;
-            }
-            summary.platforms.push(p);
-        }
-        Ok(summary)
+        summarize(&rows, &limits)
     }
 
     async fn report(&self) -> Result<Vec<AccountReport>, StateError> {
