@@ -518,14 +518,14 @@ pub async fn upsert_idempotent(store: &dyn StateStore) {
     assert!(c.exports.is_empty());
     // The registry is edited: the held account gets another credential and export files, and
     // one account is added.
-    let mut changed = accounts.clone();
-    let held_at = changed.iter().position(|a| a.key == c.key).unwrap();
-    changed[held_at].credential_ref = Some("NEW_TOKEN".into());
-    changed[held_at].route = Some("export".into());
-    changed[held_at].exports = vec!["/exports/a.zip".into(), "/exports/مدرسة.zip".into()];
-    changed.push(spec(Platform::Snapchat, 3));
-    assert_eq!(store.upsert_accounts(&changed, T0).await.unwrap(), 1);
-    assert_eq!(store.upsert_accounts(&changed, T0).await.unwrap(), 0);
+    let mut edited = accounts.clone();
+    let held_at = edited.iter().position(|a| a.key == c.key).unwrap();
+    edited[held_at].credential_ref = Some("NEW_TOKEN".into());
+    edited[held_at].route = Some("export".into());
+    edited[held_at].exports = vec!["/exports/a.zip".into(), "/exports/مدرسة.zip".into()];
+    edited.push(spec(Platform::Snapchat, 3));
+    assert_eq!(store.upsert_accounts(&edited, T0).await.unwrap(), 1);
+    assert_eq!(store.upsert_accounts(&edited, T0).await.unwrap(), 0);
     let report = store.report().await.unwrap();
     assert_eq!(report.len(), 4);
     let held = report.iter().find(|r| r.key == c.key).unwrap();
