@@ -1269,4 +1269,138 @@ mod tests {
         assert_eq!(one_line("a\n  b\tc"), "a b c");
         assert!(one_line(&"é".repeat(500)).len() <= 404);
     }
+
+    /// A store that keeps what it is given but, on reading, hands back the object with its
+    /// first byte changed: a backend corrupting data at rest or in transit.
+    #[derive(Debug)]
+    struct Corrupting(object_store::memory::InMemory);
+
+    impl fmt::Display for Corrupting {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("Corrupting")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Corrupting {
+        async fn put_opts(
+            &self,
+            location: &ObjectPath,
+            payload: object_store::PutPayload,
+            opts: object_store::PutOptions,
+        ) -> object_store::Result<object_store::PutResult> {
+            self.0.put_opts(location, payload, opts).await
+        }
+
+        async fn put_multipart_opts(
+            &self,
+            location: &ObjectPath,
+            opts: object_store::PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+            self.0.put_multipart_opts(location, opts).await
+        }
+
+        async fn get_opts(
+            &self,
+            location: &ObjectPath,
+            options: object_store::GetOptions,
+        ) -> object_store::Result<object_store::GetResult> {
+            let got = self.0.get_opts(location, options).await?;
+            let (meta, range, attributes) =
+                (got.meta.clone(), got.range.clone(), got.attributes.clone());
+            let mut body = got.bytes().await?.to_vec();
+            if let Some(first) = body.first_mut() {
+                *first ^= 0xff;
+            }
+            let body = Bytes::from(body);
+            Ok(object_store::GetResult {
+                payload: object_store::GetResultPayload::Stream(
+                    futures::stream::once(async move { Ok(body) }).boxed(),
+                ),
+                meta,
+                range,
+                attributes,
+            })
+        }
+
+        async fn delete(&self, location: &ObjectPath) -> object_store::Result<()> {
+            self.0.delete(location).await
+        }
+
+        fn list(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>>
+        {
+            self.0.list(prefix)
+        }
+
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> object_store::Result<object_store::ListResult> {
+            self.0.list_with_delimiter(prefix).await
+        }
+
+        async fn copy(&self, from: &ObjectPath, to: &ObjectPath) -> object_store::Result<()> {
+            self.0.copy(from, to).await
+        }
+
+        async fn copy_if_not_exists(
+            &self,
+            from: &ObjectPath,
+            to: &ObjectPath,
+        ) -> object_store::Result<()> {
+            self.0.copy_if_not_exists(from, to).await
+        }
+    }
+
+    /// A bundle whose read-back differs from what was uploaded is never reported published:
+    /// `publish` answers `Verify` (so the run records no completion) and leaves the object for
+    /// inspection; publishing it again is refused the same way, never taken as present.
+    #[tokio::test]
+    async fn a_read_back_that_differs_is_a_verify_error() {
+        let corrupting: Arc<dyn ObjectStore> =
+            Arc::new(Corrupting(object_store::memory::InMemory::new()));
+        let store = BundleStore {
+            store: Arc::clone(&corrupting),
+            probe: Arc::clone(&corrupting),
+            base: ObjectPath::from("bundles"),
+            root: "memory://test/bundles".into(),
+            backend: Backend::S3 {
+                bucket: "test".into(),
+                endpoint: "memory://".into(),
+            },
+            secrets: Vec::new(),
+            options: StoreOptions::default(),
+        };
+        let bundle = b"a bundle's bytes, as written and verified locally".to_vec();
+        let name = "x-42-20250504T063000Z.tar.zst";
+        let err = store
+            .publish_reader(&bundle[..], name)
+            .await
+            .expect_err("a corrupted read-back must not publish");
+        let StoreError::Verify(message) = &err else {
+            panic!("expected Verify, got {err:?}");
+        };
+        assert!(message.contains("read back"), "{message}");
+        assert!(message.contains("left for inspection"), "{message}");
+        assert!(!err.is_retryable());
+        // The object is still there, as uploaded.
+        let kept = corrupting
+            .head(&ObjectPath::from(format!("bundles/{name}")))
+            .await
+            .unwrap();
+        assert_eq!(kept.size, bundle.len() as u64);
+        // A second publish of the same content compares with what the store returns: a
+        // conflict or a verify error, never "already present".
+        let again = store.publish_reader(&bundle[..], name).await;
+        assert!(
+            matches!(
+                again,
+                Err(StoreError::Conflict { .. } | StoreError::Verify(_))
+            ),
+            "{again:?}"
+        );
+    }
 }

@@ -472,10 +472,11 @@ impl Server {
              Content-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
         );
+        // Counted before the answer leaves: a client that has read it must see it counted.
+        self.served.fetch_add(1, Ordering::SeqCst);
         stream.write_all(head.as_bytes())?;
         stream.write_all(&body)?;
         stream.flush()?;
-        self.served.fetch_add(1, Ordering::SeqCst);
         let _ = stream.shutdown(Shutdown::Write);
         Ok(())
     }
