@@ -24,31 +24,60 @@ fn bundles_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// A batch set up in a temporary folder: its key, SQLite state and bundle folder.
+struct Batch {
+    dir: tempfile::TempDir,
+    keys: crate::support::Keys,
+    state: String,
+    store: PathBuf,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = keygen(dir.path());
+        let state = format!("sqlite://{}", dir.path().join("state.db").display());
+        let store = dir.path().join("bundles");
+        Batch {
+            dir,
+            keys,
+            state,
+            store,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `tawthiq run REGISTRY` on this batch, offline (`--no-fetch`), with a JSON summary.
+    fn run(&self, registry: &Path, extra: &[&str]) -> std::process::Command {
+        let mut c = tawthiq();
+        c.current_dir(self.path())
+            .arg("run")
+            .arg(registry)
+            .args(["--state", &self.state, "--store"])
+            .arg(&self.store)
+            .arg("--key")
+            .arg(&self.keys.secret)
+            .args(["--no-fetch", "--json"])
+            .args(extra);
+        c
+    }
+}
+
 /// The README's offline sample: five exports of one school, archived, verified, and a second
 /// run finds nothing left to do (and archives nothing twice).
 #[test]
 fn offline_registry_runs_verifies_and_resumes() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = keygen(dir.path());
-    let state = format!("sqlite://{}", dir.path().join("state.db").display());
-    let store = dir.path().join("bundles");
-    let go = || {
-        let mut c = tawthiq();
-        c.current_dir(dir.path())
-            .arg("run")
-            .arg(examples().join("offline.csv"))
-            .args(["--state", &state, "--store"])
-            .arg(&store)
-            .arg("--key")
-            .arg(&keys.secret)
-            .args(["--no-fetch", "--workers", "3", "--json"]);
-        c
-    };
+    let batch = Batch::new();
+    let (keys, store) = (&batch.keys, &batch.store);
+    let go = || batch.run(&examples().join("offline.csv"), &["--workers", "3"]);
     let first: serde_json::Value = serde_json::from_str(&ok(&mut go())).unwrap();
     assert_eq!(first["this_run"]["done"], 5, "{first}");
     assert_eq!(first["state"]["done"], 5, "{first}");
     assert_eq!(first["state"]["failed"], 0, "{first}");
-    let bundles = bundles_in(&store);
+    let bundles = bundles_in(store);
     assert_eq!(bundles.len(), 5, "{bundles:?}");
     for platform in ["x-", "instagram-", "facebook-", "youtube-", "snapchat-"] {
         assert!(
@@ -67,14 +96,14 @@ fn offline_registry_runs_verifies_and_resumes() {
     }
     ok(&mut verify);
     // The scratch folder keeps nothing once bundles are stored.
-    let scratch = dir.path().join("tawthiq-run/scratch");
+    let scratch = batch.path().join("tawthiq-run/scratch");
     let leftovers: Vec<_> = walk(&scratch);
     assert!(leftovers.is_empty(), "scratch not cleaned: {leftovers:?}");
 
     let second: serde_json::Value = serde_json::from_str(&ok(&mut go())).unwrap();
     assert_eq!(second["this_run"]["claimed"], 0, "{second}");
     assert_eq!(second["state"]["done"], 5, "{second}");
-    assert_eq!(bundles_in(&store), bundles, "a second run archived again");
+    assert_eq!(bundles_in(store), bundles, "a second run archived again");
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -163,33 +192,22 @@ fn malformed_registry_is_refused_with_line_numbers() {
 /// account's previous one, so the chain verifies.
 #[test]
 fn a_second_pass_names_each_previous_bundle() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = keygen(dir.path());
-    let state = format!("sqlite://{}", dir.path().join("state.db").display());
-    let store = dir.path().join("bundles");
+    let batch = Batch::new();
+    let (keys, store) = (&batch.keys, &batch.store);
     let go = |again: bool| {
-        let mut c = tawthiq();
-        c.current_dir(dir.path())
-            .arg("run")
-            .arg(examples().join("offline.csv"))
-            .args(["--state", &state, "--store"])
-            .arg(&store)
-            .arg("--key")
-            .arg(&keys.secret)
-            .args(["--no-fetch", "--json"]);
-        if again {
-            c.arg("--again");
-        }
-        c
+        batch.run(
+            &examples().join("offline.csv"),
+            if again { &["--again"] } else { &[] },
+        )
     };
     ok(&mut go(false));
-    let first = bundles_in(&store);
+    let first = bundles_in(store);
     assert_eq!(first.len(), 5);
     // Bundle ids carry the capture second: make sure the second pass gets new ones.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let second: serde_json::Value = serde_json::from_str(&ok(&mut go(true))).unwrap();
     assert_eq!(second["this_run"]["done"], 5, "{second}");
-    let all = bundles_in(&store);
+    let all = bundles_in(store);
     assert_eq!(all.len(), 10, "{all:?}");
 
     let x: Vec<&PathBuf> = all
@@ -304,11 +322,9 @@ fn unreachable_state_or_store_is_named_without_secrets() {
 /// the export's path), and the account that failed with the old one is archived.
 #[test]
 fn a_fixed_registry_line_is_taken_and_the_failed_account_retried() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = keygen(dir.path());
-    let state = format!("sqlite://{}", dir.path().join("state.db").display());
-    let store = dir.path().join("bundles");
-    let registry = dir.path().join("school.csv");
+    let batch = Batch::new();
+    let (state, store) = (&batch.state, &batch.store);
+    let registry = batch.path().join("school.csv");
     let exports = examples().join("exports");
     let write = |x_export: &Path| {
         std::fs::write(
@@ -323,25 +339,14 @@ fn a_fixed_registry_line_is_taken_and_the_failed_account_retried() {
         )
         .unwrap();
     };
-    let go = |extra: &[&str]| {
-        run(tawthiq()
-            .current_dir(dir.path())
-            .arg("run")
-            .arg(&registry)
-            .args(["--state", &state, "--store"])
-            .arg(&store)
-            .arg("--key")
-            .arg(&keys.secret)
-            .args(["--no-fetch", "--linger-secs", "0", "--json"])
-            .args(extra))
-    };
-    write(&dir.path().join("no-such-archive.zip"));
+    let go = |again: &[&str]| run(batch.run(&registry, &["--linger-secs", "0"]).args(again));
+    write(&batch.path().join("no-such-archive.zip"));
     let first = go(&[]);
     assert_eq!(first.status.code(), Some(3), "{first:?}");
     let summary: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
     assert_eq!(summary["state"]["done"], 1, "{summary}");
     assert_eq!(summary["state"]["failed"], 1, "{summary}");
-    assert_eq!(bundles_in(&store).len(), 1);
+    assert_eq!(bundles_in(store).len(), 1);
 
     write(&exports.join("alnoor-x-archive.zip"));
     let second = go(&[]);
@@ -350,11 +355,11 @@ fn a_fixed_registry_line_is_taken_and_the_failed_account_retried() {
     assert_eq!(summary["this_run"]["done"], 1, "{summary}");
     assert_eq!(summary["state"]["done"], 2, "{summary}");
     assert_eq!(
-        bundles_in(&store).len(),
+        bundles_in(store).len(),
         2,
         "the YouTube account was not archived again"
     );
-    let report = ok(tawthiq().args(["report", "--state", &state, "--format", "json"]));
+    let report = ok(tawthiq().args(["report", "--state", state, "--format", "json"]));
     assert!(!report.contains("no-such-archive"), "{report}");
 
     // The YouTube line removed, a new pass: the account the registry no longer lists is
@@ -372,13 +377,13 @@ fn a_fixed_registry_line_is_taken_and_the_failed_account_retried() {
     let third = go(&["--again"]);
     assert_eq!(third.status.code(), Some(3), "{third:?}");
     assert_eq!(
-        bundles_in(&store).len(),
+        bundles_in(store).len(),
         3,
         "one new X bundle, no YouTube one: {}",
         String::from_utf8_lossy(&third.stdout)
     );
     let report: serde_json::Value = serde_json::from_str(&ok(
-        tawthiq().args(["report", "--state", &state, "--format", "json"])
+        tawthiq().args(["report", "--state", state, "--format", "json"])
     ))
     .unwrap();
     let youtube = report
