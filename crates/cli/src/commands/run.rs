@@ -28,6 +28,7 @@ use crate::config::{Config, PlatformLimits};
 use crate::progress::human_bytes;
 
 #[derive(clap::Args)]
+#[allow(clippy::struct_excessive_bools)] // one per command-line flag
 pub struct Args {
     /// The registry of entities and accounts (`.csv` or `.toml`; see examples/registry/).
     registry: PathBuf,
@@ -60,6 +61,11 @@ pub struct Args {
     /// account's previous one (`Previous-Bundle-Tagmanifest-SHA256`).
     #[arg(long)]
     again: bool,
+    /// Try the accounts that failed permanently once more, from their first attempt (after an
+    /// outage, an expired token renewed, …). A failed account whose registry line changed is
+    /// retried without this flag.
+    #[arg(long)]
+    retry_failed: bool,
     /// snapchat exports: do not fetch the memories' download links (offline runs; they are
     /// recorded either way).
     #[arg(long)]
@@ -127,12 +133,18 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
             total = checked.accounts,
             "registry loaded into the run state"
         );
+        let platforms = (!a.platforms.is_empty()).then_some(a.platforms.as_slice());
         if a.again {
-            let platforms = (!a.platforms.is_empty()).then_some(a.platforms.as_slice());
             let n = store
                 .requeue_done(platforms, "tawthiq run --again", now)
                 .await?;
             tracing::info!(requeued = n, "accounts already done are archived again");
+        }
+        if a.retry_failed {
+            let n = store
+                .requeue_failed(platforms, "tawthiq run --retry-failed", now)
+                .await?;
+            tracing::info!(requeued = n, "failed accounts are tried again");
         }
         for (platform, cap) in &caps {
             store.set_platform_cap(*platform, *cap, now).await?;

@@ -340,13 +340,22 @@ fn a_fixed_registry_line_is_taken_and_the_failed_account_retried() {
         .unwrap();
     };
     let go = |again: &[&str]| run(batch.run(&registry, &["--linger-secs", "0"]).args(again));
-    write(&batch.path().join("no-such-archive.zip"));
+    let missing = batch.path().join("no-such-archive.zip");
+    write(&missing);
     let first = go(&[]);
     assert_eq!(first.status.code(), Some(3), "{first:?}");
     let summary: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
     assert_eq!(summary["state"]["done"], 1, "{summary}");
     assert_eq!(summary["state"]["failed"], 1, "{summary}");
     assert_eq!(bundles_in(store).len(), 1);
+    // The same registry again: the failed account stays failed; `--retry-failed` tries it
+    // (and fails it again: the file is still missing).
+    let unchanged: serde_json::Value = serde_json::from_slice(&go(&[]).stdout).unwrap();
+    assert_eq!(unchanged["this_run"]["claimed"], 0, "{unchanged}");
+    let retried: serde_json::Value =
+        serde_json::from_slice(&go(&["--retry-failed"]).stdout).unwrap();
+    assert_eq!(retried["this_run"]["claimed"], 1, "{retried}");
+    assert_eq!(retried["state"]["failed"], 1, "{retried}");
 
     write(&exports.join("alnoor-x-archive.zip"));
     let second = go(&[]);

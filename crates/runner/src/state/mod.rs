@@ -716,6 +716,16 @@ pub trait StateStore: Send + Sync + fmt::Debug {
         now: OffsetDateTime,
     ) -> Result<u64, StateError>;
 
+    /// Puts every `failed` account of `platforms` (all when `None`) back to `pending` with no
+    /// attempts, for a run that tries them again (`tawthiq run --retry-failed`). Audited per
+    /// account. Returns how many were put back.
+    async fn requeue_failed(
+        &self,
+        platforms: Option<&[Platform]>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StateError>;
+
     /// When the next account of `platforms` (all when `None`) may be claimable: `now` or
     /// earlier for a pending account of an unblocked platform, else the earliest of a retry's
     /// or deferral's time, a running account's lease end, and a blocked platform's block end.

@@ -54,9 +54,9 @@ use super::rows::{
     to_i64,
 };
 use super::{
-    AccountReport, AccountSpec, Admission, AuditEvent, BundleRecord, Claim, Completion, EventKind,
-    Failure, Fence, Migration, StateError, StateStore, Summary, busy_pause, from_millis,
-    pending_migrations, redact_location, to_millis,
+    AccountReport, AccountSpec, AccountState, Admission, AuditEvent, BundleRecord, Claim,
+    Completion, EventKind, Failure, Fence, Migration, StateError, StateStore, Summary, busy_pause,
+    from_millis, pending_migrations, redact_location, to_millis,
 };
 
 /// Schema migrations of the PostgreSQL dialect, applied in order; see [`PostgresStateStore::open`].
@@ -162,6 +162,21 @@ macro_rules! write_tx {
 }
 
 impl PostgresStateStore {
+    async fn requeue(
+        &self,
+        from: AccountState,
+        platforms: Option<&[Platform]>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StateError> {
+        let wanted: Vec<String> = platforms
+            .map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec)
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        write_tx!(self, |conn| requeue_tx(conn, from, &wanted, reason, now))
+    }
+
     /// Connects to the database at `url` (`postgres://USER:PASSWORD@HOST:PORT/DB?...`) and
     /// brings its schema up to date. Several processes may open the same database at once.
     ///
@@ -342,8 +357,10 @@ async fn migrate_step(
     Ok(Ok(true))
 }
 
+/// `from` accounts of `wanted` back to pending (a failed one with its attempts cleared).
 async fn requeue_tx(
     conn: &mut PgConnection,
+    from: AccountState,
     wanted: &[String],
     reason: &str,
     now: OffsetDateTime,
@@ -351,19 +368,23 @@ async fn requeue_tx(
     sqlx::query(
         "INSERT INTO audit_events (at, key, worker, event, fence, detail)
          SELECT $1, key, NULL, 'requeued', fence, $2 FROM accounts
-         WHERE state = 'done' AND platform = ANY($3) ORDER BY key",
+         WHERE state = $3 AND platform = ANY($4) ORDER BY key",
     )
     .bind(to_millis(now))
     .bind(reason)
+    .bind(from.as_str())
     .bind(wanted)
     .execute(&mut *conn)
     .await
     .map_err(db)?;
     let n = sqlx::query(
-        "UPDATE accounts SET state = 'pending', updated_at = $1
-         WHERE state = 'done' AND platform = ANY($2)",
+        "UPDATE accounts SET state = 'pending', updated_at = $1,
+             attempts = CASE WHEN state = 'failed' THEN 0 ELSE attempts END,
+             not_before = CASE WHEN state = 'failed' THEN NULL ELSE not_before END
+         WHERE state = $2 AND platform = ANY($3)",
     )
     .bind(to_millis(now))
+    .bind(from.as_str())
     .bind(wanted)
     .execute(&mut *conn)
     .await
@@ -1186,12 +1207,18 @@ impl StateStore for PostgresStateStore {
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StateError> {
-        let wanted: Vec<String> = platforms
-            .map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec)
-            .iter()
-            .map(|p| p.as_str().to_owned())
-            .collect();
-        write_tx!(self, |conn| requeue_tx(conn, &wanted, reason, now))
+        self.requeue(AccountState::Done, platforms, reason, now)
+            .await
+    }
+
+    async fn requeue_failed(
+        &self,
+        platforms: Option<&[Platform]>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StateError> {
+        self.requeue(AccountState::Failed, platforms, reason, now)
+            .await
     }
 
     async fn next_due(

@@ -43,9 +43,9 @@ use super::rows::{
     lease_end, report_row, rfc3339, stale_fence, summarize, to_i64,
 };
 use super::{
-    AccountReport, AccountSpec, Admission, AuditEvent, BundleRecord, Claim, Completion, EventKind,
-    Failure, Fence, Migration, StateError, StateStore, Summary, busy_pause, from_millis,
-    pending_migrations, to_millis,
+    AccountReport, AccountSpec, AccountState, Admission, AuditEvent, BundleRecord, Claim,
+    Completion, EventKind, Failure, Fence, Migration, StateError, StateStore, Summary, busy_pause,
+    from_millis, pending_migrations, to_millis,
 };
 
 /// Schema migrations of the SQLite dialect, applied in order; see [`SqliteStateStore::open`].
@@ -135,6 +135,20 @@ macro_rules! write_tx {
 }
 
 impl SqliteStateStore {
+    async fn requeue(
+        &self,
+        from: AccountState,
+        platforms: Option<&[Platform]>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StateError> {
+        let wanted: Vec<Platform> = platforms.map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec);
+        if wanted.is_empty() {
+            return Ok(0);
+        }
+        write_tx!(self, |conn| requeue_tx(conn, from, &wanted, reason, now))
+    }
+
     /// Opens (creating if missing) the state database at `path` and brings its schema up to
     /// date. Several handles may open the same file at once.
     pub async fn open(path: &Path, options: SqliteOptions) -> Result<Self, StateError> {
@@ -772,27 +786,34 @@ async fn load_budget(
     row.as_ref().map(budget_row).transpose()
 }
 
+/// `from` accounts of `wanted` back to pending (a failed one with its attempts cleared).
 async fn requeue_tx(
     conn: &mut SqliteConnection,
+    from: AccountState,
     wanted: &[Platform],
     reason: &str,
     now: OffsetDateTime,
 ) -> Result<Result<u64, StateError>, StateError> {
-    let filter = format!(
-        "state = 'done' AND platform IN ({})",
-        placeholders(wanted.len())
-    );
+    let filter = format!("state = ? AND platform IN ({})", placeholders(wanted.len()));
     let sql = format!(
         "INSERT INTO audit_events (at, key, worker, event, fence, detail)
          SELECT ?, key, NULL, 'requeued', fence, ? FROM accounts WHERE {filter} ORDER BY key"
     );
-    let mut query = sqlx::query(&sql).bind(to_millis(now)).bind(reason);
+    let mut query = sqlx::query(&sql)
+        .bind(to_millis(now))
+        .bind(reason)
+        .bind(from.as_str());
     for p in wanted {
         query = query.bind(p.as_str());
     }
     query.execute(&mut *conn).await.map_err(db)?;
-    let sql = format!("UPDATE accounts SET state = 'pending', updated_at = ? WHERE {filter}");
-    let mut query = sqlx::query(&sql).bind(to_millis(now));
+    let sql = format!(
+        "UPDATE accounts SET state = 'pending', updated_at = ?,
+             attempts = CASE WHEN state = 'failed' THEN 0 ELSE attempts END,
+             not_before = CASE WHEN state = 'failed' THEN NULL ELSE not_before END
+         WHERE {filter}"
+    );
+    let mut query = sqlx::query(&sql).bind(to_millis(now)).bind(from.as_str());
     for p in wanted {
         query = query.bind(p.as_str());
     }
@@ -989,11 +1010,18 @@ impl StateStore for SqliteStateStore {
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StateError> {
-        let wanted: Vec<Platform> = platforms.map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec);
-        if wanted.is_empty() {
-            return Ok(0);
-        }
-        write_tx!(self, |conn| requeue_tx(conn, &wanted, reason, now))
+        self.requeue(AccountState::Done, platforms, reason, now)
+            .await
+    }
+
+    async fn requeue_failed(
+        &self,
+        platforms: Option<&[Platform]>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StateError> {
+        self.requeue(AccountState::Failed, platforms, reason, now)
+            .await
     }
 
     async fn next_due(

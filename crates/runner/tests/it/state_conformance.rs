@@ -312,6 +312,21 @@ pub async fn fail_retry_then_permanent(store: &dyn StateStore) {
             EventKind::Failed,
         ]
     );
+}
+
+/// A failed account is tried afresh, from its first attempt, when its registry line changes
+/// (not when the same line is fed again), or when a run asks for it (`requeue_failed`).
+pub async fn failed_account_tried_afresh(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::Facebook, 1), T0)
+        .await
+        .unwrap();
+    let now = T0;
+    let c = store.claim("w", None, now, LEASE).await.unwrap().unwrap();
+    store
+        .fail(&c.key, c.fence, &failure(Disposition::Permanent), now)
+        .await
+        .unwrap();
     // The same registry again leaves it failed; its line edited (a credential fixed), it is
     // tried afresh.
     let mut line = specs(Platform::Facebook, 1);
@@ -326,6 +341,39 @@ pub async fn fail_retry_then_permanent(store: &dyn StateStore) {
     assert_eq!(
         (c.attempt, c.credential_ref.as_deref()),
         (1, Some("FIXED_TOKEN"))
+    );
+    // Failed again (an outage this time, the line unchanged): `requeue_failed` puts it back,
+    // for its platform only, with its attempts cleared.
+    store
+        .fail(&c.key, c.fence, &failure(Disposition::Permanent), now)
+        .await
+        .unwrap();
+    let others = store
+        .requeue_failed(Some(&[Platform::X]), "retry failed", now)
+        .await
+        .unwrap();
+    assert_eq!(others, 0, "no failed X account");
+    let n = store
+        .requeue_failed(None, "tawthiq run --retry-failed", now)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let report = store.report().await.unwrap();
+    assert_eq!(
+        (report[0].state, report[0].attempts),
+        (AccountState::Pending, 0)
+    );
+    let c = store.claim("w", None, now, LEASE).await.unwrap().unwrap();
+    assert_eq!(c.attempt, 1);
+    let trail = store.events(&c.key).await.unwrap();
+    let requeued = trail
+        .iter()
+        .rev()
+        .find(|e| e.event == EventKind::Requeued)
+        .unwrap();
+    assert_eq!(
+        requeued.detail.as_deref(),
+        Some("tawthiq run --retry-failed")
     );
 }
 
@@ -1143,6 +1191,7 @@ mod sqlite {
         quota_respects_block,
         next_due_reports_what_waits,
         requeue_done_starts_a_new_pass,
+        failed_account_tried_afresh,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1309,6 +1358,7 @@ mod postgres {
         quota_respects_block,
         next_due_reports_what_waits,
         requeue_done_starts_a_new_pass,
+        failed_account_tried_afresh,
     );
 
     /// 16 handles (own pools), opened at once as workers starting together would, drain 1000
