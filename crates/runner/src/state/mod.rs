@@ -706,25 +706,40 @@ pub trait StateStore: Send + Sync + fmt::Debug {
         Ok(self.bundles(key).await?.pop())
     }
 
-    /// Puts every `done` account of `platforms` (all when `None`) back to `pending` for a new
-    /// capture pass; each next bundle names the account's previous one. Audited per account.
-    /// Returns how many were put back.
-    async fn requeue_done(
+    /// Puts every account of `platforms` (all when `None`) that is in state `from` (`Done` or
+    /// `Failed`; any other state puts nothing back) to `pending`, a failed one with its
+    /// attempts cleared. Audited per account with `reason`. Returns how many were put back.
+    async fn requeue(
         &self,
+        from: AccountState,
         platforms: Option<&[Platform]>,
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StateError>;
 
-    /// Puts every `failed` account of `platforms` (all when `None`) back to `pending` with no
-    /// attempts, for a run that tries them again (`tawthiq run --retry-failed`). Audited per
-    /// account. Returns how many were put back.
+    /// `done` accounts back to `pending` for a new capture pass (`tawthiq run --again`); each
+    /// next bundle names the account's previous one.
+    async fn requeue_done(
+        &self,
+        platforms: Option<&[Platform]>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64, StateError> {
+        self.requeue(AccountState::Done, platforms, reason, now)
+            .await
+    }
+
+    /// `failed` accounts back to `pending` with no attempts, for a run that tries them again
+    /// (`tawthiq run --retry-failed`).
     async fn requeue_failed(
         &self,
         platforms: Option<&[Platform]>,
         reason: &str,
         now: OffsetDateTime,
-    ) -> Result<u64, StateError>;
+    ) -> Result<u64, StateError> {
+        self.requeue(AccountState::Failed, platforms, reason, now)
+            .await
+    }
 
     /// When the next account of `platforms` (all when `None`) may be claimable: `now` or
     /// earlier for a pending account of an unblocked platform, else the earliest of a retry's

@@ -162,21 +162,6 @@ macro_rules! write_tx {
 }
 
 impl PostgresStateStore {
-    async fn requeue(
-        &self,
-        from: AccountState,
-        platforms: Option<&[Platform]>,
-        reason: &str,
-        now: OffsetDateTime,
-    ) -> Result<u64, StateError> {
-        let wanted: Vec<String> = platforms
-            .map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec)
-            .iter()
-            .map(|p| p.as_str().to_owned())
-            .collect();
-        write_tx!(self, |conn| requeue_tx(conn, from, &wanted, reason, now))
-    }
-
     /// Connects to the database at `url` (`postgres://USER:PASSWORD@HOST:PORT/DB?...`) and
     /// brings its schema up to date. Several processes may open the same database at once.
     ///
@@ -1201,24 +1186,22 @@ impl StateStore for PostgresStateStore {
         row.as_ref().map(bundle_row).transpose()
     }
 
-    async fn requeue_done(
+    async fn requeue(
         &self,
+        from: AccountState,
         platforms: Option<&[Platform]>,
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StateError> {
-        self.requeue(AccountState::Done, platforms, reason, now)
-            .await
-    }
-
-    async fn requeue_failed(
-        &self,
-        platforms: Option<&[Platform]>,
-        reason: &str,
-        now: OffsetDateTime,
-    ) -> Result<u64, StateError> {
-        self.requeue(AccountState::Failed, platforms, reason, now)
-            .await
+        if !matches!(from, AccountState::Done | AccountState::Failed) {
+            return Ok(0);
+        }
+        let wanted: Vec<String> = platforms
+            .map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec)
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        write_tx!(self, |conn| requeue_tx(conn, from, &wanted, reason, now))
     }
 
     async fn next_due(

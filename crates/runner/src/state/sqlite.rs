@@ -135,20 +135,6 @@ macro_rules! write_tx {
 }
 
 impl SqliteStateStore {
-    async fn requeue(
-        &self,
-        from: AccountState,
-        platforms: Option<&[Platform]>,
-        reason: &str,
-        now: OffsetDateTime,
-    ) -> Result<u64, StateError> {
-        let wanted: Vec<Platform> = platforms.map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec);
-        if wanted.is_empty() {
-            return Ok(0);
-        }
-        write_tx!(self, |conn| requeue_tx(conn, from, &wanted, reason, now))
-    }
-
     /// Opens (creating if missing) the state database at `path` and brings its schema up to
     /// date. Several handles may open the same file at once.
     pub async fn open(path: &Path, options: SqliteOptions) -> Result<Self, StateError> {
@@ -1004,24 +990,21 @@ impl StateStore for SqliteStateStore {
         row.as_ref().map(bundle_row).transpose()
     }
 
-    async fn requeue_done(
+    async fn requeue(
         &self,
+        from: AccountState,
         platforms: Option<&[Platform]>,
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StateError> {
-        self.requeue(AccountState::Done, platforms, reason, now)
-            .await
-    }
-
-    async fn requeue_failed(
-        &self,
-        platforms: Option<&[Platform]>,
-        reason: &str,
-        now: OffsetDateTime,
-    ) -> Result<u64, StateError> {
-        self.requeue(AccountState::Failed, platforms, reason, now)
-            .await
+        if !matches!(from, AccountState::Done | AccountState::Failed) {
+            return Ok(0);
+        }
+        let wanted: Vec<Platform> = platforms.map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec);
+        if wanted.is_empty() {
+            return Ok(0);
+        }
+        write_tx!(self, |conn| requeue_tx(conn, from, &wanted, reason, now))
     }
 
     async fn next_due(
