@@ -347,11 +347,7 @@ impl Registry {
         Registry::read(path.as_ref(), &mut |a| {
             checked.accounts += 1;
             checked.keys.insert(&a.key());
-            if let Some(name) = a.credential
-                && !checked.credentials.contains(&name)
-            {
-                checked.credentials.insert(name);
-            }
+            checked.credentials.extend(a.credential);
         })?;
         Ok(checked)
     }
@@ -449,11 +445,6 @@ impl Registry {
     /// The accounts, in the order the file lists them.
     pub fn accounts(&self) -> &[RegistryAccount] {
         &self.accounts
-    }
-
-    /// The accounts, by value (a batch keeps what it needs of them and drops the rest).
-    pub fn into_accounts(self) -> Vec<RegistryAccount> {
-        self.accounts
     }
 
     pub fn iter(&self) -> std::slice::Iter<'_, RegistryAccount> {
