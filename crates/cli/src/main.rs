@@ -3,13 +3,15 @@
 //! Each command is a short module under `commands/`: an args struct, one library call, rendering.
 //! Exit codes: 0 success (for `verify`: every bundle valid), 2 `verify` found an invalid bundle,
 //! 3 `archive`/`import` published a bundle but the capture stopped early (its gaps say why),
-//! 1 the command could not run (nothing was published).
+//! 1 the command could not run (nothing was published), 130 / 143 stopped by SIGINT / SIGTERM
+//! (after cleaning up: see `signals`).
 
 mod batch_sources;
 mod commands;
 mod config;
 mod prefetch;
 mod progress;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -96,7 +98,11 @@ fn main() -> ExitCode {
             {
                 eprintln!("tawthiq: error: {}", dedup_chain(&chain));
             }
-            ExitCode::from(1)
+            // Stopped by SIGINT or SIGTERM: 128 + the signal's number (see `signals`).
+            let code = e
+                .downcast_ref::<signals::Interrupted>()
+                .map_or(1, |i| i.signal.exit_code());
+            ExitCode::from(code)
         }
     }
 }

@@ -7,11 +7,16 @@
 //! expire, after which another worker takes the account over. Decisions:
 //!
 //! - **Nothing is recorded before it is stored.** `complete` is called after the upload was
-//!   verified; a worker killed before that leaves at most an unrecorded object (and a
-//!   hidden scratch file), never an account marked done without its bundle.
+//!   verified; a worker killed before that leaves at most an unrecorded object, never an
+//!   account marked done without its bundle. Before uploading, the worker records an upload
+//!   intent naming the object; the next run's start ([`crate::reconcile`]) follows it and
+//!   records the object if it verifies (or removes it), so a bundle is never archived twice
+//!   because its worker died between the upload and the completion.
 //! - **A stale worker loses.** A heartbeat answered `Fenced` (the lease was taken over)
 //!   cancels the capture at once; a completion answered `Fenced` is dropped and counted as
-//!   stale (its uploaded object stays unrecorded).
+//!   stale, and its uploaded object removed (unless the account's new holder recorded it).
+//! - **Stopping.** See [`Stop`]: captures in flight are dropped and put back; uploads under
+//!   way finish first unless told `Now`. Each worker removes its scratch folder when it stops.
 //! - **Partial captures.** A capture stopped by a quota is discarded and the account deferred
 //!   to the announced time: the next attempt captures it whole. Other failures are retried
 //!   with backoff; on the last attempt whatever was captured is published (with a gap and an
@@ -25,7 +30,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -39,7 +44,9 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 
 use crate::account::{AccountOptions, capture_account};
-use crate::state::{Backoff, Claim, Completion, Disposition, Failure, StateError, StateStore};
+use crate::state::{
+    Backoff, Claim, Completion, Discard, Disposition, Failure, StateError, StateStore, UploadIntent,
+};
 
 /// Where finished bundles go: the bundle store (a local folder or object storage).
 #[async_trait]
@@ -47,6 +54,21 @@ pub trait BundleTarget: Send + Sync {
     /// Uploads the finished bundle at `local` as `name`, idempotently, and returns once the
     /// stored object has been verified.
     async fn publish(&self, local: &Path, name: &str) -> Result<Uploaded, String>;
+
+    /// Where an object of this name is (or would be) stored, as the state records it.
+    fn location_of(&self, name: &str) -> Result<String, String>;
+
+    /// Downloads `name` to `dest`; `false` when there is no such object.
+    async fn fetch(&self, name: &str, dest: &Path) -> Result<bool, String>;
+
+    /// Removes the object `name` (one that is not there is not an error).
+    async fn remove(&self, name: &str) -> Result<(), String>;
+
+    /// What killed uploads and checks left behind (see [`crate::store::BundleStore::leftovers`]).
+    async fn leftovers(&self) -> Result<Vec<String>, String>;
+
+    /// Removes one of [`BundleTarget::leftovers`].
+    async fn remove_leftover(&self, name: &str) -> Result<(), String>;
 }
 
 #[async_trait]
@@ -59,6 +81,32 @@ impl BundleTarget for crate::store::BundleStore {
             location: published.location,
             bytes: published.bytes,
         })
+    }
+
+    fn location_of(&self, name: &str) -> Result<String, String> {
+        crate::store::BundleStore::location_of(self, name).map_err(|e| e.to_string())
+    }
+
+    async fn fetch(&self, name: &str, dest: &Path) -> Result<bool, String> {
+        match self.get_to_file(name, dest).await {
+            Ok(_) => Ok(true),
+            Err(crate::store::StoreError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn remove(&self, name: &str) -> Result<(), String> {
+        crate::store::BundleStore::remove(self, name)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn leftovers(&self) -> Result<Vec<String>, String> {
+        crate::store::BundleStore::leftovers(self).map_err(|e| e.to_string())
+    }
+
+    async fn remove_leftover(&self, name: &str) -> Result<(), String> {
+        crate::store::BundleStore::remove_leftover(self, name).map_err(|e| e.to_string())
     }
 }
 
@@ -142,14 +190,26 @@ impl BatchOptions {
     }
 }
 
-/// `<host>-<pid>`: distinct for every process of a scale-out run.
+/// `<host>-<pid>`: distinct for every process of a scale-out run, and how the next run's start
+/// tells whether the process that left a lease, an upload or a scratch folder is gone
+/// ([`crate::liveness`]).
 pub fn default_worker_prefix() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "host".to_owned());
-    format!("{host}-{}", std::process::id())
+    crate::liveness::process_tag()
+}
+
+/// How far a request to stop goes (the CLI sends [`Stop::Finish`] on the first SIGINT or
+/// SIGTERM, [`Stop::Now`] on the second).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stop {
+    /// Keep working.
+    #[default]
+    Run,
+    /// Claim nothing more; captures in flight are dropped (their partial files removed) and
+    /// their accounts put back; uploads already under way finish and are recorded.
+    Finish,
+    /// Like `Finish`, but uploads under way are abandoned too: their accounts are put back and
+    /// their upload intents left for the next run's start to resolve.
+    Now,
 }
 
 /// Live figures of one platform in this process, for progress bars.
@@ -229,6 +289,9 @@ pub struct BatchReport {
 pub enum BatchError {
     #[error(transparent)]
     State(#[from] StateError),
+    /// The bundle store failed while cleaning up after a crash.
+    #[error("bundle store: {0}")]
+    Store(String),
     #[error("scratch folder {path}: {source}")]
     Scratch {
         path: String,
@@ -244,7 +307,7 @@ struct Shared {
     sources: Arc<dyn Sources>,
     opts: BatchOptions,
     progress: Arc<Progress>,
-    stop: watch::Receiver<bool>,
+    stop: watch::Receiver<Stop>,
 }
 
 /// How one claimed account ended, in this worker.
@@ -259,15 +322,16 @@ enum Ended {
 }
 
 /// Runs `opts.workers` workers until nothing is left to do (or nothing due within
-/// `opts.linger`), or until `stop` turns true (accounts in flight are then put back,
-/// claimable at once, and their partial bundles removed).
+/// `opts.linger`), or until `stop` asks them to stop (see [`Stop`]: accounts in flight are
+/// then put back, claimable at once, and their partial bundles removed). Each worker removes
+/// its scratch folder when it stops. Run [`crate::reconcile::reconcile`] first.
 pub async fn run_batch(
     store: Arc<dyn StateStore>,
     target: Arc<dyn BundleTarget>,
     sources: Arc<dyn Sources>,
     opts: BatchOptions,
     progress: Arc<Progress>,
-    stop: watch::Receiver<bool>,
+    stop: watch::Receiver<Stop>,
 ) -> Result<BatchReport, BatchError> {
     std::fs::create_dir_all(&opts.scratch).map_err(|source| BatchError::Scratch {
         path: opts.scratch.display().to_string(),
@@ -286,7 +350,16 @@ pub async fn run_batch(
         let shared = Arc::clone(&shared);
         tasks.spawn(async move {
             let name = format!("{}-w{n}", shared.opts.worker_prefix);
-            worker(&shared, &name).await
+            let result = worker(&shared, &name).await;
+            // Nothing in it is needed once the worker stops: a bundle not yet uploaded is
+            // captured again by whoever takes its account.
+            let folder = shared.opts.scratch.join(&name);
+            if let Err(e) = std::fs::remove_dir_all(&folder)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(folder = %folder.display(), error = %e, "could not remove a scratch folder");
+            }
+            result
         });
     }
     let mut report = BatchReport::default();
@@ -331,7 +404,7 @@ async fn worker(shared: &Shared, name: &str) -> Result<BatchReport, BatchError> 
     let platforms = shared.opts.platforms.as_deref();
     let mut stop = shared.stop.clone();
     loop {
-        if *stop.borrow() {
+        if *stop.borrow() != Stop::Run {
             report.interrupted = true;
             break;
         }
@@ -419,8 +492,8 @@ async fn process(shared: &Shared, worker: &str, claim: &Claim) -> Result<Ended, 
         .platform(claim.platform)
         .started
         .fetch_add(1, Ordering::Relaxed);
-    let mut stop = shared.stop.clone();
-    let work = capture_and_store(shared, worker, claim);
+    let uploading = AtomicBool::new(false);
+    let work = capture_and_store(shared, worker, claim, &uploading);
     let heartbeat = keep_lease(shared, claim);
     let result = tokio::select! {
         r = work => r,
@@ -428,18 +501,39 @@ async fn process(shared: &Shared, worker: &str, claim: &Claim) -> Result<Ended, 
             tracing::warn!(key = claim.key, worker, "lease lost ({lost}); capture abandoned");
             Ok(Ended::Stale)
         }
-        _ = stop.changed() => {
-            // Put the account back at once (its partial bundle was dropped with the capture).
-            let now = OffsetDateTime::now_utc();
-            match shared.store.defer(&claim.key, claim.fence, now, "interrupted", now).await {
-                Ok(()) | Err(StateError::Fenced { .. }) => {}
-                Err(e) => tracing::warn!(key = claim.key, error = %e, "could not release the account"),
-            }
-            Ok(Ended::Interrupted)
-        }
+        // The capture is dropped here, and its partial bundle with it; an upload cut short
+        // keeps its intent, which the next run's start resolves.
+        () = interruption(shared.stop.clone(), &uploading) => Ok(Ended::Interrupted),
     };
+    if matches!(result, Ok(Ended::Interrupted)) {
+        // Put the account back at once.
+        let now = OffsetDateTime::now_utc();
+        match shared
+            .store
+            .defer(&claim.key, claim.fence, now, "interrupted", now)
+            .await
+        {
+            Ok(()) | Err(StateError::Fenced { .. }) => {}
+            Err(e) => tracing::warn!(key = claim.key, error = %e, "could not release the account"),
+        }
+    }
     shared.progress.untrack(&claim.key);
     result
+}
+
+/// Resolves when a stop request covers the account: [`Stop::Finish`] while it is still being
+/// captured, [`Stop::Now`] at any point.
+async fn interruption(mut stop: watch::Receiver<Stop>, uploading: &AtomicBool) {
+    loop {
+        let asked = *stop.borrow_and_update();
+        if asked == Stop::Now || (asked == Stop::Finish && !uploading.load(Ordering::SeqCst)) {
+            return;
+        }
+        if stop.changed().await.is_err() {
+            // The sender is gone: no stop request can come any more.
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// Heartbeats the lease until it is lost; returns why.
@@ -467,6 +561,7 @@ async fn capture_and_store(
     shared: &Shared,
     worker: &str,
     claim: &Claim,
+    uploading: &AtomicBool,
 ) -> Result<Ended, BatchError> {
     let store = shared.store.as_ref();
     let opts = &shared.opts;
@@ -572,33 +667,69 @@ async fn capture_and_store(
         || format!("{}.tar.zst", published.bundle_id),
         |n| n.to_string_lossy().into_owned(),
     );
-    let uploaded = match shared.target.publish(&published.path, &name).await {
-        Ok(u) => u,
+    // From here on a stop request lets the upload finish (unless it says `Now`); one that
+    // came during the capture puts the account back instead.
+    if *shared.stop.borrow() != Stop::Run {
+        let _ = std::fs::remove_file(&published.path);
+        return Ok(Ended::Interrupted);
+    }
+    uploading.store(true, Ordering::SeqCst);
+    let file_bytes = std::fs::metadata(&published.path).map_or(0, |m| m.len());
+    let location = match shared.target.location_of(&name) {
+        Ok(l) => l,
         Err(message) => {
             let _ = std::fs::remove_file(&published.path);
-            let failure = Failure {
-                kind: "store".into(),
-                message,
-                disposition: opts.backoff.disposition(
-                    claim.attempt,
-                    true,
-                    OffsetDateTime::now_utc(),
-                ),
-            };
-            return record_failure(shared, claim, &failure).await;
+            return store_failure(shared, claim, message).await;
         }
     };
-
     let completion = Completion {
         bundle_id: published.bundle_id.to_string(),
-        location: uploaded.location,
+        location,
         items: outcome.counts.items,
         media: outcome.counts.media,
         gaps: outcome.gaps.len() as u64,
-        bytes: uploaded.bytes,
+        bytes: file_bytes,
         tag_manifest_sha256: Some(published.tagmanifest_sha256.to_hex()),
         previous_bundle: previous.map(|b| b.bundle_id),
     };
+    // Before the upload, so that a worker killed after it leaves a trace the next run's start
+    // follows to the object (see `crate::reconcile`).
+    let intent = UploadIntent {
+        worker: worker.to_owned(),
+        object: name.clone(),
+        completion: completion.clone(),
+    };
+    let intended = retry_state(|| {
+        store.intend_upload(&claim.key, claim.fence, &intent, OffsetDateTime::now_utc())
+    })
+    .await;
+    match intended {
+        Ok(()) => {}
+        Err(StateError::Fenced { .. }) => {
+            let _ = std::fs::remove_file(&published.path);
+            return Ok(Ended::Stale);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let uploaded = shared.target.publish(&published.path, &name).await;
+    let _ = std::fs::remove_file(&published.path);
+    let uploaded = match uploaded {
+        Ok(u) => u,
+        Err(message) => {
+            // A failed upload leaves nothing under the name (or, read back wrong, an object
+            // kept for inspection): nothing of this claim is left to record.
+            retry_state(|| store.close_upload(&claim.key, claim.fence)).await?;
+            return store_failure(shared, claim, message).await;
+        }
+    };
+    if uploaded.bytes != completion.bytes {
+        tracing::warn!(
+            key = claim.key,
+            stored = uploaded.bytes,
+            written = completion.bytes,
+            "the stored bundle's size differs from the file written"
+        );
+    }
     let recorded = retry_state(|| {
         store.complete(
             &claim.key,
@@ -610,24 +741,72 @@ async fn capture_and_store(
     .await;
     match recorded {
         Ok(()) => {
-            // The store holds the bundle now; the scratch copy has served its purpose.
-            let _ = std::fs::remove_file(&published.path);
             let p = shared.progress.platform(claim.platform);
             p.bytes.fetch_add(completion.bytes, Ordering::Relaxed);
             p.items.fetch_add(completion.items, Ordering::Relaxed);
             Ok(Ended::Done)
         }
         Err(StateError::Fenced { .. }) => {
-            let _ = std::fs::remove_file(&published.path);
             tracing::warn!(
                 key = claim.key,
                 worker,
                 "the lease was taken over: this bundle is not recorded"
             );
+            drop_stale_upload(shared, claim, &name, &completion.bundle_id).await?;
             Ok(Ended::Stale)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The upload of a claim that lost its lease: the object is removed unless someone recorded
+/// it meanwhile (the next run's start may have, from the intent).
+async fn drop_stale_upload(
+    shared: &Shared,
+    claim: &Claim,
+    object: &str,
+    bundle_id: &str,
+) -> Result<(), BatchError> {
+    let store = shared.store.as_ref();
+    let now = OffsetDateTime::now_utc();
+    let reason = "its claim lost the lease before recording it";
+    let remove =
+        match retry_state(|| store.discard_upload(&claim.key, claim.fence, reason, now)).await? {
+            Discard::Proceed => true,
+            Discard::Recorded => false,
+            // Resolved by someone else: it can no longer be recorded, so it stays only if it was.
+            Discard::Gone => !retry_state(|| store.bundles(&claim.key))
+                .await?
+                .iter()
+                .any(|b| b.bundle_id == bundle_id),
+        };
+    if remove {
+        shared
+            .target
+            .remove(object)
+            .await
+            .map_err(BatchError::Store)?;
+        retry_state(|| store.close_upload(&claim.key, claim.fence)).await?;
+    }
+    Ok(())
+}
+
+/// The bundle store refused or failed an upload: retried with backoff.
+async fn store_failure(
+    shared: &Shared,
+    claim: &Claim,
+    message: String,
+) -> Result<Ended, BatchError> {
+    let failure = Failure {
+        kind: "store".into(),
+        message,
+        disposition: shared.opts.backoff.disposition(
+            claim.attempt,
+            true,
+            OffsetDateTime::now_utc(),
+        ),
+    };
+    record_failure(shared, claim, &failure).await
 }
 
 /// What a capture error means for the account.

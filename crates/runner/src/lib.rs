@@ -14,6 +14,8 @@ pub mod account;
 pub mod batch;
 pub mod budgets;
 pub mod bundle_sink;
+pub mod liveness;
+pub mod reconcile;
 pub mod registry;
 pub mod state;
 pub mod store;

@@ -384,7 +384,12 @@ impl BundleStore {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let name = format!(".tawthiq-probe-{}-{nanos}", std::process::id());
+        // Named after this process, so that one killed before deleting it can be found.
+        let name = format!(
+            "{}{}-{nanos}",
+            crate::liveness::PROBE_PREFIX,
+            crate::liveness::process_tag()
+        );
         let path = self.object_path(&name);
         let body = Bytes::from_static(b"tawthiq store probe\n");
         self.probe
@@ -502,6 +507,72 @@ impl BundleStore {
             let _ = tokio::fs::remove_file(&partial).await;
         }
         written
+    }
+
+    /// Removes the object `name`; one that is not there is not an error.
+    pub async fn remove(&self, name: &str) -> Result<(), StoreError> {
+        validate_name(name)?;
+        match self.store.delete(&self.object_path(name)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.backend_error(&format!("removing {name}"), &e, false)),
+        }
+    }
+
+    /// What killed processes leave in a local store: the staging files of unfinished uploads
+    /// (`NAME#N`, which listings skip) and probe objects ([`BundleStore::check`]), as names
+    /// relative to the store, sorted. Cloud stores have none: an unfinished multipart upload
+    /// is not an object (the bucket's lifecycle rule for incomplete uploads removes its parts).
+    pub fn leftovers(&self) -> Result<Vec<String>, StoreError> {
+        let Backend::Local { dir } = &self.backend else {
+            return Ok(Vec::new());
+        };
+        let mut found = Vec::new();
+        let mut folders = vec![dir.clone()];
+        while let Some(folder) = folders.pop() {
+            let entries = std::fs::read_dir(&folder)
+                .map_err(|e| StoreError::Local(format!("listing {}: {e}", folder.display())))?;
+            for entry in entries {
+                let entry = entry
+                    .map_err(|e| StoreError::Local(format!("listing {}: {e}", folder.display())))?;
+                let path = entry.path();
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    folders.push(path);
+                    continue;
+                }
+                let Some(name) = path
+                    .strip_prefix(dir)
+                    .ok()
+                    .and_then(|p| p.to_str())
+                    .map(str::to_owned)
+                else {
+                    continue;
+                };
+                if staged_object(&name).is_some() || is_probe(&name) {
+                    found.push(name);
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    /// Removes one of [`BundleStore::leftovers`]; anything else is refused.
+    pub fn remove_leftover(&self, name: &str) -> Result<(), StoreError> {
+        let Backend::Local { dir } = &self.backend else {
+            return Ok(());
+        };
+        if name.split('/').any(|part| part.is_empty() || part == "..")
+            || (staged_object(name).is_none() && !is_probe(name))
+        {
+            return Err(StoreError::Name(format!(
+                "{name} is not an upload leftover"
+            )));
+        }
+        match std::fs::remove_file(dir.join(name)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::Local(format!("removing {name}: {e}"))),
+        }
     }
 
     /// Names of the objects whose name starts with `prefix` (`""` for all), sorted.
@@ -783,6 +854,18 @@ impl BundleStore {
             _ => StoreError::Transfer(format!("{doing} on {target} failed: {cause}")),
         }
     }
+}
+
+/// The object a local staging file `NAME#N` was being written for.
+pub fn staged_object(name: &str) -> Option<&str> {
+    let (object, n) = name.rsplit_once('#')?;
+    (!object.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(object)
+}
+
+fn is_probe(name: &str) -> bool {
+    name.rsplit('/')
+        .next()
+        .is_some_and(|file| file.starts_with(crate::liveness::PROBE_PREFIX))
 }
 
 const ACCEPTED: &str = "give a directory, file:///DIR, s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://CONTAINER/PREFIX";

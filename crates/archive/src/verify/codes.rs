@@ -86,6 +86,7 @@ codes! {
     TimestampChain = "TQ-E084", Error, "the timestamp does not chain to the given TSA root";
     TimestampTime = "TQ-E085", Error, "the timestamp's time is outside the capture window";
     ChainUnresolved = "TQ-E090", Error, "Previous-Bundle-Tagmanifest-SHA256 names no bundle in the set";
+    ChainFork = "TQ-E091", Error, "another bundle of the same account names the same previous bundle (a fork)";
     TimestampChainUnchecked = "TQ-W001", Warning, "the timestamp was checked but not its chain (no TSA root given)";
     TimestampAbsent = "TQ-W002", Warning, "the bundle has no timestamp";
 }

@@ -286,22 +286,57 @@ pub fn verify_many(paths: &[PathBuf], opts: &VerifyOptions) -> Vec<Result<Report
     out
 }
 
-/// Every previous-bundle link must name a bundle of the same account in the set.
+/// Every previous-bundle link must name a bundle of the same account in the set, and no two
+/// bundles of an account may name the same previous one: an account's bundles form one line.
 fn check_chain(reports: &mut [Result<Report, VerifyError>]) {
     let known: std::collections::HashSet<(String, String)> = reports
         .iter()
         .flatten()
         .filter_map(|r| Some((r.account.clone()?, r.tagmanifest_sha256.clone()?)))
         .collect();
+    // (account, previous) -> the bundles naming it.
+    let mut successors: std::collections::HashMap<(String, String), Vec<String>> =
+        std::collections::HashMap::new();
+    for r in reports.iter().flatten() {
+        if let (Some(account), Some(prev)) = (&r.account, &r.previous_tagmanifest_sha256) {
+            let name = r.bundle_id.clone().unwrap_or_else(|| r.source.clone());
+            successors
+                .entry((account.clone(), prev.clone()))
+                .or_default()
+                .push(name);
+        }
+    }
     for r in reports.iter_mut().flatten() {
         let (Some(account), Some(prev)) = (&r.account, &r.previous_tagmanifest_sha256) else {
             continue;
         };
-        if !known.contains(&(account.clone(), prev.clone())) {
+        let key = (account.clone(), prev.clone());
+        if !known.contains(&key) {
             r.findings.push(Finding {
                 code: Code::ChainUnresolved,
                 severity: Severity::Error,
                 message: format!("previous bundle {prev} is not among the bundles given"),
+                member: None,
+            });
+            r.valid = false;
+        }
+        let me = r.bundle_id.clone().unwrap_or_else(|| r.source.clone());
+        let others: Vec<&String> = successors
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter(|name| **name != me)
+            .collect();
+        if !others.is_empty() {
+            let others: Vec<&str> = others.iter().map(|s| s.as_str()).collect();
+            r.findings.push(Finding {
+                code: Code::ChainFork,
+                severity: Severity::Error,
+                message: format!(
+                    "{} also name{} previous bundle {prev}",
+                    others.join(", "),
+                    if others.len() == 1 { "s" } else { "" }
+                ),
                 member: None,
             });
             r.valid = false;

@@ -4,6 +4,7 @@ mod craft;
 mod support;
 
 mod bad_input;
+mod chain;
 mod fuzz;
 mod hostile;
 mod random_access;

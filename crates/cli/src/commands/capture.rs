@@ -66,12 +66,16 @@ pub fn run(
         let capture = runner::capture_account(source, opts, |sink| {
             bar = Some(progress::Bytes::unbounded(&label, sink.bytes.clone()));
         });
-        // Ctrl-C drops the capture: the unfinished bundle is removed before we exit.
+        // Ctrl-C or SIGTERM drops the capture: the unfinished bundle is removed before we
+        // exit.
+        let mut signals = crate::signals::Signals::listen()?;
         tokio::select! {
             outcome = capture => outcome.map_err(|e| anyhow::anyhow!("{e}")),
-            _ = tokio::signal::ctrl_c() => {
-                Err(anyhow::anyhow!("interrupted: nothing was published"))
+            signal = signals.next() => Err(crate::signals::Interrupted {
+                signal,
+                message: "nothing was published".into(),
             }
+            .into()),
         }
     })?;
     drop(bar);

@@ -14,7 +14,7 @@ use anyhow::Context;
 use fetcher::Transport;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use model::{AccountId, BundleId, Platform, Route};
-use runner::batch::{BatchOptions, BatchReport, BundleTemplate, Progress, run_batch};
+use runner::batch::{BatchOptions, BatchReport, BundleTemplate, Progress, Stop, run_batch};
 use runner::budgets::SharedBudgets;
 use runner::registry::Registry;
 use runner::state::{AccountSpec, Location, Quota, StateStore, TokenBucket, WindowQuota};
@@ -58,7 +58,10 @@ pub struct Args {
     #[arg(long)]
     scratch: Option<PathBuf>,
     /// Archive the accounts already done once more (a new pass): each new bundle names the
-    /// account's previous one (`Previous-Bundle-Tagmanifest-SHA256`).
+    /// account's previous one (`Previous-Bundle-Tagmanifest-SHA256`). A pass that was
+    /// interrupted is continued, not started over: accounts archived since it began are not
+    /// archived again. A pass ends when none of its accounts is pending, running, retried or
+    /// deferred.
     #[arg(long)]
     again: bool,
     /// Try the accounts that failed permanently once more, from their first attempt (after an
@@ -102,6 +105,8 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
 
     let rt = super::runtime()?;
     rt.block_on(async {
+        // From here on SIGINT and SIGTERM stop the run cleanly instead of killing it.
+        let signals = crate::signals::Signals::listen()?;
         if let Location::Sqlite(path) = Location::parse(&a.state)?
             && let Some(parent) = std::path::Path::new(&path).parent()
             && !parent.as_os_str().is_empty()
@@ -133,12 +138,44 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
             total = checked.accounts,
             "registry loaded into the run state"
         );
+        let scratch = a
+            .scratch
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("tawthiq-run/scratch"));
+        let worker_prefix = runner::batch::default_worker_prefix();
+        // What killed runs left: uploads never recorded, temporaries, abandoned leases and
+        // scratch folders (before `--again`, so that a recovered bundle counts as done).
+        let reconciled = runner::reconcile::reconcile(
+            store.as_ref(),
+            target.as_ref(),
+            &runner::reconcile::ReconcileOptions {
+                scratch: scratch.clone(),
+                key: key.public_key(),
+                worker: format!("{worker_prefix}-w0"),
+                judge: runner::liveness::Judge::here(),
+            },
+        )
+        .await?;
+        tracing::info!(?reconciled, "the store and the run state were reconciled");
         let platforms = (!a.platforms.is_empty()).then_some(a.platforms.as_slice());
         if a.again {
-            let n = store
-                .requeue_done(platforms, "tawthiq run --again", now)
+            let pass = store
+                .begin_pass(platforms, "tawthiq run --again", OffsetDateTime::now_utc())
                 .await?;
-            tracing::info!(requeued = n, "accounts already done are archived again");
+            for p in pass.passes.iter().filter(|p| p.resumed) {
+                #[allow(clippy::print_stderr)]
+                {
+                    eprintln!(
+                        "tawthiq: continuing the {} pass started {} (accounts archived since are not archived again)",
+                        p.platform,
+                        rfc3339(p.started_at)
+                    );
+                }
+            }
+            tracing::info!(
+                requeued = pass.requeued,
+                "accounts done before the pass are archived again"
+            );
         }
         if a.retry_failed {
             let n = store
@@ -166,10 +203,6 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
             WriterOptions::new(BundleId::new(Platform::X, placeholder, start), Route::Api);
         a.writer.apply(&mut writer, cfg, false);
         writer.run_id = run_id(&a.registry);
-        let scratch = a
-            .scratch
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("tawthiq-run/scratch"));
         let mut opts = BatchOptions::new(
             scratch,
             BundleTemplate {
@@ -179,6 +212,7 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
             },
         );
         opts.workers = a.workers.max(1);
+        opts.worker_prefix = worker_prefix;
         opts.lease = Duration::seconds(i64::try_from(a.lease_secs.max(5)).unwrap_or(300));
         opts.heartbeat_every = StdDuration::from_secs((a.lease_secs / 3).max(1));
         opts.linger = Duration::seconds(i64::try_from(a.linger_secs).unwrap_or(900));
@@ -188,12 +222,13 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
 
         let progress = Arc::new(Progress::default());
         let bars = Bars::start(store.as_ref(), &progress, opts.platforms.as_deref()).await?;
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let ctrl_c = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                let _ = stop_tx.send(true);
-            }
-        });
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(Stop::Run);
+        let first_signal = Arc::new(std::sync::OnceLock::new());
+        let stopper = tokio::spawn(stop_on_signals(
+            signals,
+            stop_tx,
+            Arc::clone(&first_signal),
+        ));
         let report = run_batch(
             Arc::clone(&store),
             target,
@@ -203,16 +238,27 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
             stop_rx,
         )
         .await;
-        ctrl_c.abort();
+        stopper.abort();
         bars.finish();
         let report = report?;
+        let closed = store.close_drained_passes(OffsetDateTime::now_utc()).await?;
+        if !closed.is_empty() {
+            tracing::info!(?closed, "capture passes finished");
+        }
         let summary = store.summary().await?;
         print_summary(&report, &summary, &a.state, a.json)?;
         let counts = summary.counts();
         Ok(if report.interrupted {
-            anyhow::bail!(
-                "interrupted: accounts in flight were put back; run the same command to resume"
-            )
+            let signal = first_signal
+                .get()
+                .copied()
+                .unwrap_or(crate::signals::Signal::Interrupt);
+            return Err(crate::signals::Interrupted {
+                signal,
+                message: "accounts in flight were put back; run the same command to resume"
+                    .into(),
+            }
+            .into());
         } else if counts.failed + counts.retry + counts.deferred + counts.pending == 0 {
             // Accounts still running belong to other processes of the same run.
             Outcome::Ok
@@ -220,6 +266,28 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
             Outcome::Incomplete
         })
     })
+}
+
+/// The first SIGINT or SIGTERM stops the run cleanly (captures in flight are put back,
+/// uploads under way finish); a second one stops it at once (uploads under way are left for
+/// the next run's start to resolve).
+async fn stop_on_signals(
+    mut signals: crate::signals::Signals,
+    stop: tokio::sync::watch::Sender<Stop>,
+    first: Arc<std::sync::OnceLock<crate::signals::Signal>>,
+) {
+    let signal = signals.next().await;
+    let _ = first.set(signal);
+    let _ = stop.send(Stop::Finish);
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "tawthiq: {}: stopping; uploads under way finish first (send it again to stop at once)",
+            signal.name()
+        );
+    }
+    signals.next().await;
+    let _ = stop.send(Stop::Now);
 }
 
 /// Feeds the registry into the run state a thousand accounts at a time (a reader thread

@@ -290,10 +290,19 @@ fn a_hostile_zip_is_refused_and_nothing_is_written() {
     assert!(!dir.path().parent().unwrap().join("evil.txt").exists());
 }
 
-/// Ctrl-C in the middle of a download: nothing is published and no hidden partial file stays
-/// behind in the output folder.
+/// Ctrl-C (SIGINT) or SIGTERM in the middle of a download: nothing is published, no hidden
+/// partial file stays behind in the output folder, and the exit code names the signal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_archive_leaves_nothing_behind() {
+    interrupted_archive("INT", 130).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_archive_leaves_nothing_behind() {
+    interrupted_archive("TERM", 143).await;
+}
+
+async fn interrupted_archive(signal: &str, code: i32) {
     let dir = tempfile::tempdir().unwrap();
     let keys = keygen(dir.path());
     let server = MockServer::start().await;
@@ -334,7 +343,7 @@ async fn an_interrupted_archive_leaves_nothing_behind() {
     let hidden = std::fs::read_dir(&out).unwrap().count();
     assert_eq!(hidden, 1, "the unfinished bundle is being written (hidden)");
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -342,9 +351,12 @@ async fn an_interrupted_archive_leaves_nothing_behind() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(code));
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("interrupted by SIG{signal}")),
+        "{stderr}"
+    );
     let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }

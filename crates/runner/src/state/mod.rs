@@ -235,8 +235,9 @@ pub struct Claim {
     pub lease_until: OffsetDateTime,
 }
 
-/// What a worker reports when an account's bundle has been published and verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a worker reports when an account's bundle has been published and verified. Also kept,
+/// as JSON, in an [`UploadIntent`] until the bundle is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Completion {
     pub bundle_id: String,
     /// Path or URL of the published bundle.
@@ -264,6 +265,86 @@ pub struct BundleRecord {
     pub tag_manifest_sha256: Option<String>,
     pub previous_bundle: Option<String>,
     pub completed_at: OffsetDateTime,
+}
+
+/// A bundle a worker is about to upload ([`StateStore::intend_upload`]): if the worker dies
+/// between the upload and the completion, the next run's start finds the object by this and
+/// records it ([`StateStore::adopt_upload`]) or removes it ([`StateStore::discard_upload`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadIntent {
+    pub worker: String,
+    /// The object's name in the bundle store.
+    pub object: String,
+    /// What to record once the object is stored (its location is where the object will be).
+    pub completion: Completion,
+}
+
+/// An upload intent still in the state, with the account as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenUpload {
+    pub key: String,
+    /// The claim the upload was made under.
+    pub fence: Fence,
+    pub intent: UploadIntent,
+    /// Someone decided to remove the object: it can no longer be recorded, only removed.
+    pub discarding: bool,
+    pub created_at: OffsetDateTime,
+    pub account_state: AccountState,
+    pub account_fence: Fence,
+    /// Who holds the account now (running accounts).
+    pub holder: Option<String>,
+    pub lease_until: Option<OffsetDateTime>,
+}
+
+/// What [`StateStore::adopt_upload`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Adoption {
+    /// The intent's completion is recorded: the account is done with that bundle.
+    Recorded,
+    /// The bundle was already recorded; the intent is closed.
+    AlreadyRecorded,
+    /// Another bundle was recorded for the account since the upload started: recording this
+    /// one would fork the account's chain. Nothing changed; discard the object.
+    Superseded { latest: Option<String> },
+    /// No such intent, or it is being discarded.
+    Gone,
+}
+
+/// What [`StateStore::discard_upload`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discard {
+    /// The intent is marked discarding: remove the object, then [`StateStore::close_upload`].
+    Proceed,
+    /// Its bundle is recorded: the object must stay; the intent is closed.
+    Recorded,
+    /// No such intent.
+    Gone,
+}
+
+/// A running account's lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub key: String,
+    pub worker: Option<String>,
+    pub fence: Fence,
+    pub lease_until: Option<OffsetDateTime>,
+}
+
+/// A platform's `--again` pass, as [`StateStore::begin_pass`] found or opened it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pass {
+    pub platform: Platform,
+    pub started_at: OffsetDateTime,
+    /// An open pass was continued (an earlier `--again` had not finished it).
+    pub resumed: bool,
+}
+
+/// What [`StateStore::begin_pass`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PassStart {
+    pub passes: Vec<Pass>,
+    /// Done accounts put back to pending.
+    pub requeued: u64,
 }
 
 /// What happens to an account after a failed attempt; [`Backoff::disposition`] computes it.
@@ -347,10 +428,19 @@ pub enum EventKind {
     /// The registry now gives a known account another handle, route, credential or exports
     /// (a failed account goes back to pending).
     RegistryChanged,
+    /// A bundle uploaded by a worker that stopped before recording it was recorded.
+    UploadRecovered,
+    /// A bundle uploaded (or being uploaded) under a claim that will never record it is to be
+    /// removed from the store.
+    UploadDiscarded,
+    /// A platform's `--again` pass was opened.
+    PassOpened,
+    /// A platform's `--again` pass drained and was closed.
+    PassClosed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::Claimed,
         EventKind::LeaseExpiredReclaimed,
         EventKind::Completed,
@@ -363,6 +453,10 @@ impl EventKind {
         EventKind::PlatformQuotaSet,
         EventKind::Requeued,
         EventKind::RegistryChanged,
+        EventKind::UploadRecovered,
+        EventKind::UploadDiscarded,
+        EventKind::PassOpened,
+        EventKind::PassClosed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -379,6 +473,10 @@ impl EventKind {
             EventKind::PlatformQuotaSet => "platform_quota_set",
             EventKind::Requeued => "requeued",
             EventKind::RegistryChanged => "registry_changed",
+            EventKind::UploadRecovered => "upload_recovered",
+            EventKind::UploadDiscarded => "upload_discarded",
+            EventKind::PassOpened => "pass_opened",
+            EventKind::PassClosed => "pass_closed",
         }
     }
 }
@@ -592,7 +690,11 @@ impl StateError {
 ///   while it is `running`; otherwise they fail with [`StateError::Fenced`] and the rejection is
 ///   audited. A lease that expired but was not yet taken over is still honoured.
 /// - `complete` is idempotent for the same fence and bundle id (a worker that lost the answer
-///   may repeat it).
+///   may repeat it), and closes the claim's upload intent in the same transaction.
+/// - An upload intent is resolved exactly once: recorded (`adopt_upload`, only while the
+///   account's latest bundle is still the one it names as previous) or discarded
+///   (`discard_upload`, never once its bundle is recorded); a discarding intent cannot be
+///   recorded any more.
 /// - Every transition appends to the audit trail in the same transaction.
 /// - Busy databases are retried inside the engine; an error that escapes is final for that call.
 #[async_trait]
@@ -740,6 +842,66 @@ pub trait StateStore: Send + Sync + fmt::Debug {
         self.requeue(AccountState::Failed, platforms, reason, now)
             .await
     }
+
+    /// Opens a capture pass (`tawthiq run --again`) for each platform of `platforms` (all when
+    /// `None`), or continues the platform's open one, and puts back to `pending` every `done`
+    /// account of it whose latest bundle was recorded before the pass started. A continued
+    /// pass therefore requeues nothing done during it. A pass with no account left pending,
+    /// running, retried or deferred is closed first, so a finished pass is never continued.
+    async fn begin_pass(
+        &self,
+        platforms: Option<&[Platform]>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<PassStart, StateError>;
+
+    /// Closes the passes of platforms with no account left pending, running, retried or
+    /// deferred; returns their platforms.
+    async fn close_drained_passes(&self, now: OffsetDateTime) -> Result<Vec<Platform>, StateError>;
+
+    /// Records, under the running claim `fence`, what is about to be uploaded. Fenced like
+    /// [`StateStore::complete`]; a repeated intent for the same claim replaces the first.
+    async fn intend_upload(
+        &self,
+        key: &str,
+        fence: Fence,
+        intent: &UploadIntent,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError>;
+
+    /// Every intent still in the state (its bundle not recorded, nor its object removed),
+    /// oldest first.
+    async fn open_uploads(&self) -> Result<Vec<OpenUpload>, StateError>;
+
+    /// Records the intent's completion as the account's bundle, as a claim of its own (the
+    /// account's fence moves on, so a worker still holding it is fenced out), provided the
+    /// account's latest bundle is still the one the intent names as previous. The caller has
+    /// checked that the object is stored and verifies. Audited as `upload_recovered` then
+    /// `completed`.
+    async fn adopt_upload(
+        &self,
+        key: &str,
+        fence: Fence,
+        worker: &str,
+        now: OffsetDateTime,
+    ) -> Result<Adoption, StateError>;
+
+    /// Marks the intent as discarding (audited with `reason`), unless its bundle is recorded.
+    /// From then on it can only be removed: remove the object, then call
+    /// [`StateStore::close_upload`].
+    async fn discard_upload(
+        &self,
+        key: &str,
+        fence: Fence,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<Discard, StateError>;
+
+    /// Removes the intent (after its object was removed, or when the upload left nothing).
+    async fn close_upload(&self, key: &str, fence: Fence) -> Result<(), StateError>;
+
+    /// The leases of every running account.
+    async fn leases(&self) -> Result<Vec<Lease>, StateError>;
 
     /// When the next account of `platforms` (all when `None`) may be claimable: `now` or
     /// earlier for a pending account of an unblocked platform, else the earliest of a retry's

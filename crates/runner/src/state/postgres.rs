@@ -48,15 +48,16 @@ use time::{Duration, OffsetDateTime};
 
 use super::quota::{Budget, Quota, describe_quota};
 use super::rows::{
-    Audit, BUDGET_COLUMNS, Candidate, LiveLeases, PlatformLimits, StateRow, StateTotals,
-    bind_budget, budget_row, bundle_row, claim_row, claimable, event_row, exports_to_column,
-    failure_outcome, lease_end, parse_platform, report_row, rfc3339, stale_fence, summarize,
-    to_i64,
+    Audit, BUDGET_COLUMNS, Candidate, LEASES, LiveLeases, OPEN_UPLOADS, PlatformLimits, StateRow,
+    StateTotals, bind_budget, budget_row, bundle_row, claim_row, claimable, completion_to_column,
+    event_row, exports_to_column, failure_outcome, intent_row, lease_end, lease_row,
+    open_upload_row, parse_platform, report_row, rfc3339, stale_fence, summarize, to_i64,
 };
 use super::{
-    AccountReport, AccountSpec, AccountState, Admission, AuditEvent, BundleRecord, Claim,
-    Completion, EventKind, Failure, Fence, Migration, StateError, StateStore, Summary, busy_pause,
-    from_millis, pending_migrations, redact_location, to_millis,
+    AccountReport, AccountSpec, AccountState, Admission, Adoption, AuditEvent, BundleRecord, Claim,
+    Completion, Discard, EventKind, Failure, Fence, Lease, Migration, OpenUpload, Pass, PassStart,
+    StateError, StateStore, Summary, UploadIntent, busy_pause, from_millis, pending_migrations,
+    redact_location, to_millis,
 };
 
 /// Schema migrations of the PostgreSQL dialect, applied in order; see [`PostgresStateStore::open`].
@@ -75,6 +76,11 @@ const MIGRATIONS: &[Migration] = &[
         3,
         "account exports",
         include_str!("../../migrations/postgres/0003_account_exports.sql"),
+    ),
+    (
+        5,
+        "upload intents and passes",
+        include_str!("../../migrations/postgres/0005_uploads_and_passes.sql"),
     ),
 ];
 
@@ -845,6 +851,7 @@ async fn complete_tx(
     .await
     .map_err(db)?;
     audit(conn, Audit::completed(now, key, fence_i, c)).await?;
+    delete_intent(conn, key, fence_i).await?;
     Ok(Ok(()))
 }
 
@@ -1026,6 +1033,263 @@ async fn take_quota_tx(
     Ok(Ok(admission))
 }
 
+/// Closes the passes (of `only`, or all) whose platform has no account left to capture.
+async fn close_drained(
+    conn: &mut PgConnection,
+    only: Option<Platform>,
+    now: OffsetDateTime,
+) -> Result<Vec<Platform>, StateError> {
+    let drained: Vec<(String, i64)> = sqlx::query_as(
+        "DELETE FROM passes p
+         WHERE ($1::TEXT IS NULL OR platform = $1) AND NOT EXISTS (SELECT 1 FROM accounts a
+             WHERE a.platform = p.platform
+                 AND a.state IN ('pending', 'running', 'retry', 'deferred'))
+         RETURNING platform, started_at",
+    )
+    .bind(only.map(Platform::as_str))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let mut closed = Vec::new();
+    for (platform, started_ms) in drained {
+        let detail = format!(
+            "{platform} pass from {} finished",
+            rfc3339(from_millis(started_ms)?)
+        );
+        audit(conn, Audit::platform(now, EventKind::PassClosed, detail)).await?;
+        closed.push(parse_platform(&platform)?);
+    }
+    closed.sort();
+    Ok(closed)
+}
+
+async fn close_drained_tx(
+    conn: &mut PgConnection,
+    now: OffsetDateTime,
+) -> Result<Result<Vec<Platform>, StateError>, StateError> {
+    Ok(Ok(close_drained(conn, None, now).await?))
+}
+
+async fn begin_pass_tx(
+    conn: &mut PgConnection,
+    wanted: &[Platform],
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<Result<PassStart, StateError>, StateError> {
+    let now_ms = to_millis(now);
+    let mut out = PassStart::default();
+    for &platform in wanted {
+        close_drained(conn, Some(platform), now).await?;
+        // Concurrent openers: one inserts, the others continue its pass.
+        let opened = sqlx::query(
+            "INSERT INTO passes (platform, started_at, reason) VALUES ($1, $2, $3)
+             ON CONFLICT (platform) DO NOTHING",
+        )
+        .bind(platform.as_str())
+        .bind(now_ms)
+        .bind(reason)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        let started_ms: i64 =
+            sqlx::query_scalar("SELECT started_at FROM passes WHERE platform = $1")
+                .bind(platform.as_str())
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db)?;
+        if opened > 0 {
+            let detail = format!("{platform} pass from {}: {reason}", rfc3339(now));
+            audit(conn, Audit::platform(now, EventKind::PassOpened, detail)).await?;
+        }
+        // Done accounts with no bundle from this pass yet; audited from the rows updated, so
+        // a concurrent opener that found them requeued already audits nothing.
+        let requeued = sqlx::query(
+            "WITH r AS (
+                 UPDATE accounts a SET state = 'pending', updated_at = $1
+                 WHERE a.state = 'done' AND a.platform = $2 AND NOT EXISTS
+                     (SELECT 1 FROM bundles b WHERE b.key = a.key AND b.completed_at >= $3)
+                 RETURNING a.key, a.fence)
+             INSERT INTO audit_events (at, key, worker, event, fence, detail)
+             SELECT $1, key, NULL, 'requeued', fence, $4 FROM r ORDER BY key",
+        )
+        .bind(now_ms)
+        .bind(platform.as_str())
+        .bind(started_ms)
+        .bind(reason)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        out.requeued += requeued;
+        out.passes.push(Pass {
+            platform,
+            started_at: from_millis(started_ms)?,
+            resumed: opened == 0,
+        });
+    }
+    Ok(Ok(out))
+}
+
+async fn intend_tx(
+    conn: &mut PgConnection,
+    key: &str,
+    fence: Fence,
+    intent: &UploadIntent,
+    now: OffsetDateTime,
+) -> Result<Result<(), StateError>, StateError> {
+    if let Err(e) = lock_and_check_fence(conn, key, fence, "upload intent", now).await? {
+        return Ok(Err(e));
+    }
+    sqlx::query(
+        "INSERT INTO upload_intents (key, fence, worker, object, bundle_id, completion,
+             discarding, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7)
+         ON CONFLICT (key, fence) DO UPDATE SET worker = excluded.worker,
+             object = excluded.object, bundle_id = excluded.bundle_id,
+             completion = excluded.completion, discarding = 0, created_at = excluded.created_at",
+    )
+    .bind(key)
+    .bind(to_i64(fence.0, "fence")?)
+    .bind(&intent.worker)
+    .bind(&intent.object)
+    .bind(&intent.completion.bundle_id)
+    .bind(completion_to_column(&intent.completion)?)
+    .bind(to_millis(now))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(Ok(()))
+}
+
+/// The intent of claim `(key, fence)` and whether it is discarding.
+async fn intent_of(
+    conn: &mut PgConnection,
+    key: &str,
+    fence: i64,
+) -> Result<Option<(UploadIntent, bool)>, StateError> {
+    let row = sqlx::query(
+        "SELECT worker, object, completion, discarding FROM upload_intents
+         WHERE key = $1 AND fence = $2",
+    )
+    .bind(key)
+    .bind(fence)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?;
+    row.as_ref().map(intent_row).transpose()
+}
+
+async fn bundle_recorded(conn: &mut PgConnection, bundle_id: &str) -> Result<bool, StateError> {
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM bundles WHERE bundle_id = $1")
+        .bind(bundle_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(found.is_some())
+}
+
+async fn delete_intent(conn: &mut PgConnection, key: &str, fence: i64) -> Result<(), StateError> {
+    sqlx::query("DELETE FROM upload_intents WHERE key = $1 AND fence = $2")
+        .bind(key)
+        .bind(fence)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+async fn close_upload_tx(
+    conn: &mut PgConnection,
+    key: &str,
+    fence: i64,
+) -> Result<Result<(), StateError>, StateError> {
+    lock_account(conn, key).await?;
+    delete_intent(conn, key, fence).await?;
+    Ok(Ok(()))
+}
+
+async fn adopt_tx(
+    conn: &mut PgConnection,
+    key: &str,
+    fence: Fence,
+    worker: &str,
+    now: OffsetDateTime,
+) -> Result<Result<Adoption, StateError>, StateError> {
+    // The account row first, as every transition: intents of one account change one at a time.
+    let (_, from) = lock_account(conn, key).await?;
+    let fence_i = to_i64(fence.0, "fence")?;
+    let Some((intent, discarding)) = intent_of(conn, key, fence_i).await? else {
+        return Ok(Ok(Adoption::Gone));
+    };
+    if discarding {
+        return Ok(Ok(Adoption::Gone));
+    }
+    let c = &intent.completion;
+    if bundle_recorded(conn, &c.bundle_id).await? {
+        delete_intent(conn, key, fence_i).await?;
+        return Ok(Ok(Adoption::AlreadyRecorded));
+    }
+    let latest: Option<String> =
+        sqlx::query_scalar("SELECT bundle_id FROM bundles WHERE key = $1 ORDER BY id DESC LIMIT 1")
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+    if latest != c.previous_bundle {
+        return Ok(Ok(Adoption::Superseded { latest }));
+    }
+    // A claim of its own, completed at once: whoever holds the account is fenced out.
+    let new_fence: i64 = sqlx::query_scalar(
+        "UPDATE accounts SET state = 'running', fence = fence + 1, worker = $1, lease_until = $2,
+             updated_at = $2
+         WHERE key = $3 RETURNING fence",
+    )
+    .bind(worker)
+    .bind(to_millis(now))
+    .bind(key)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    let recovered = Audit::upload_recovered(now, key, &intent, fence_i, new_fence, &from);
+    audit(conn, recovered).await?;
+    let new_fence = Fence(u64::try_from(new_fence).unwrap_or_default());
+    if let Err(e) = complete_tx(conn, key, new_fence, c, now).await? {
+        return Ok(Err(e));
+    }
+    delete_intent(conn, key, fence_i).await?;
+    Ok(Ok(Adoption::Recorded))
+}
+
+async fn discard_tx(
+    conn: &mut PgConnection,
+    key: &str,
+    fence: Fence,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<Result<Discard, StateError>, StateError> {
+    lock_account(conn, key).await?;
+    let fence_i = to_i64(fence.0, "fence")?;
+    let Some((intent, discarding)) = intent_of(conn, key, fence_i).await? else {
+        return Ok(Ok(Discard::Gone));
+    };
+    if bundle_recorded(conn, &intent.completion.bundle_id).await? {
+        delete_intent(conn, key, fence_i).await?;
+        return Ok(Ok(Discard::Recorded));
+    }
+    if !discarding {
+        sqlx::query("UPDATE upload_intents SET discarding = 1 WHERE key = $1 AND fence = $2")
+            .bind(key)
+            .bind(fence_i)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        let discarded = Audit::upload_discarded(now, key, fence_i, &intent.object, reason);
+        audit(conn, discarded).await?;
+    }
+    Ok(Ok(Discard::Proceed))
+}
+
 #[async_trait]
 impl StateStore for PostgresStateStore {
     async fn upsert_accounts(
@@ -1202,6 +1466,71 @@ impl StateStore for PostgresStateStore {
             .map(|p| p.as_str().to_owned())
             .collect();
         write_tx!(self, |conn| requeue_tx(conn, from, &wanted, reason, now))
+    }
+
+    async fn begin_pass(
+        &self,
+        platforms: Option<&[Platform]>,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<PassStart, StateError> {
+        let wanted: Vec<Platform> = platforms.map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec);
+        write_tx!(self, |conn| begin_pass_tx(conn, &wanted, reason, now))
+    }
+
+    async fn close_drained_passes(&self, now: OffsetDateTime) -> Result<Vec<Platform>, StateError> {
+        write_tx!(self, |conn| close_drained_tx(conn, now))
+    }
+
+    async fn intend_upload(
+        &self,
+        key: &str,
+        fence: Fence,
+        intent: &UploadIntent,
+        now: OffsetDateTime,
+    ) -> Result<(), StateError> {
+        write_tx!(self, |conn| intend_tx(conn, key, fence, intent, now))
+    }
+
+    async fn open_uploads(&self) -> Result<Vec<OpenUpload>, StateError> {
+        let rows = sqlx::query(OPEN_UPLOADS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(open_upload_row).collect()
+    }
+
+    async fn adopt_upload(
+        &self,
+        key: &str,
+        fence: Fence,
+        worker: &str,
+        now: OffsetDateTime,
+    ) -> Result<Adoption, StateError> {
+        write_tx!(self, |conn| adopt_tx(conn, key, fence, worker, now))
+    }
+
+    async fn discard_upload(
+        &self,
+        key: &str,
+        fence: Fence,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<Discard, StateError> {
+        write_tx!(self, |conn| discard_tx(conn, key, fence, reason, now))
+    }
+
+    async fn close_upload(&self, key: &str, fence: Fence) -> Result<(), StateError> {
+        let fence = to_i64(fence.0, "fence")?;
+        write_tx!(self, |conn| close_upload_tx(conn, key, fence))
+    }
+
+    async fn leases(&self) -> Result<Vec<Lease>, StateError> {
+        let rows = sqlx::query(LEASES)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(lease_row).collect()
     }
 
     async fn next_due(

@@ -17,8 +17,8 @@ use time::{Duration, OffsetDateTime};
 use super::quota::{Budget, Quota, TokenBucket, WindowQuota};
 use super::{
     AccountReport, AccountSpec, AccountState, AuditEvent, BundleRecord, Claim, Completion,
-    Disposition, EventKind, Failure, Fence, PlatformSummary, StateCounts, StateError, Summary,
-    from_millis, to_millis,
+    Disposition, EventKind, Failure, Fence, Lease, OpenUpload, PlatformSummary, StateCounts,
+    StateError, Summary, UploadIntent, from_millis, to_millis,
 };
 
 /// An audit row as both engines write it.
@@ -126,7 +126,95 @@ impl<'a> Audit<'a> {
         }
         Audit::account(at, key, EventKind::Completed, fence, detail)
     }
+
+    /// The bundle of a dead claim's upload (`old_fence`, by `old_worker`) is recorded as a
+    /// claim of its own at `fence`; `from` is the account's state before.
+    pub fn upload_recovered(
+        at: OffsetDateTime,
+        key: &'a str,
+        intent: &'a UploadIntent,
+        old_fence: i64,
+        fence: i64,
+        from: &str,
+    ) -> Audit<'a> {
+        let detail = format!(
+            "bundle {} ({}) uploaded under fence {old_fence} by {} and never recorded; recorded from {from}",
+            intent.completion.bundle_id, intent.object, intent.worker
+        );
+        Audit {
+            worker: Some(&intent.worker),
+            ..Audit::account(at, key, EventKind::UploadRecovered, fence, detail)
+        }
+    }
+
+    /// The object of the upload under `fence` is to be removed, because of `reason`.
+    pub fn upload_discarded(
+        at: OffsetDateTime,
+        key: &'a str,
+        fence: i64,
+        object: &str,
+        reason: &str,
+    ) -> Audit<'a> {
+        let detail = format!("{object}: {reason}");
+        Audit::account(at, key, EventKind::UploadDiscarded, fence, detail)
+    }
 }
+
+/// An upload intent's completion as stored.
+pub(crate) fn completion_to_column(c: &Completion) -> Result<String, StateError> {
+    serde_json::to_string(c).map_err(|e| StateError::Corrupt(format!("completion: {e}")))
+}
+
+/// An `upload_intents` row joined with its account's `state`, `account_fence`, `holder` and
+/// `lease_until`.
+pub(crate) fn open_upload_row(row: &impl StateRow) -> Result<OpenUpload, StateError> {
+    let (intent, discarding) = intent_row(row)?;
+    Ok(OpenUpload {
+        key: row.text("key")?,
+        fence: Fence(row.count("fence")?),
+        intent,
+        discarding,
+        created_at: row.time("created_at")?,
+        account_state: row.text("state")?.parse()?,
+        account_fence: Fence(row.count("account_fence")?),
+        holder: row.opt_text("holder")?,
+        lease_until: row.opt_time("lease_until")?,
+    })
+}
+
+/// An `upload_intents` row's `worker, object, completion, discarding`.
+pub(crate) fn intent_row(row: &impl StateRow) -> Result<(UploadIntent, bool), StateError> {
+    let json = row.text("completion")?;
+    let completion: Completion = serde_json::from_str(&json)
+        .map_err(|e| StateError::Corrupt(format!("upload intent completion {json:?}: {e}")))?;
+    let intent = UploadIntent {
+        worker: row.text("worker")?,
+        object: row.text("object")?,
+        completion,
+    };
+    Ok((intent, row.int("discarding")? != 0))
+}
+
+/// The query of [`open_upload_row`]'s columns, oldest intent first.
+pub(crate) const OPEN_UPLOADS: &str = "SELECT u.key, u.fence, u.worker, u.object, u.completion,
+        u.discarding, u.created_at, a.state, a.fence AS account_fence, a.worker AS holder,
+        a.lease_until
+    FROM upload_intents u JOIN accounts a ON a.key = u.key
+    ORDER BY u.created_at, u.key, u.fence";
+
+/// A running account's `key, worker, fence, lease_until`.
+pub(crate) fn lease_row(row: &impl StateRow) -> Result<Lease, StateError> {
+    Ok(Lease {
+        key: row.text("key")?,
+        worker: row.opt_text("worker")?,
+        fence: Fence(row.count("fence")?),
+        lease_until: row.opt_time("lease_until")?,
+    })
+}
+
+/// Running accounts, as [`lease_row`] reads them.
+pub(crate) const LEASES: &str =
+    "SELECT key, worker, fence, lease_until FROM accounts WHERE state = 'running' ORDER BY key";
 
 /// Checks a fence presented for `action` against the account's current `(fence, state)`:
 /// `None` when it still holds the running account, else the rejection to audit (in the same

@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use model::Platform;
 use runner::state::{
-    AccountSpec, AccountState, Admission, Backoff, Completion, Disposition, EventKind, Failure,
-    Fence, Quota, StateError, StateStore, TokenBucket, WindowQuota,
+    AccountSpec, AccountState, Admission, Adoption, Backoff, Completion, Discard, Disposition,
+    EventKind, Failure, Fence, Quota, StateError, StateStore, TokenBucket, UploadIntent,
+    WindowQuota,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -1016,6 +1017,345 @@ pub async fn requeue_done_starts_a_new_pass(store: &dyn StateStore) {
     );
 }
 
+fn intent(worker: &str, c: &Completion) -> UploadIntent {
+    UploadIntent {
+        worker: worker.into(),
+        object: format!("{}.tar.zst", c.bundle_id),
+        completion: c.clone(),
+    }
+}
+
+/// An upload intent is recorded under the claim, listed with the account as it is, refused
+/// from a stale claim, and closed by the completion.
+pub async fn upload_intent_closed_by_completion(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::X, 1), T0)
+        .await
+        .unwrap();
+    let c = store.claim("w1", None, T0, LEASE).await.unwrap().unwrap();
+    let done = completion(&c.key, c.fence);
+    store
+        .intend_upload(&c.key, c.fence, &intent("w1", &done), T0)
+        .await
+        .unwrap();
+    let open = store.open_uploads().await.unwrap();
+    assert_eq!(open.len(), 1);
+    let o = &open[0];
+    assert_eq!((o.key.as_str(), o.fence), (c.key.as_str(), c.fence));
+    assert_eq!(o.intent, intent("w1", &done));
+    assert!(!o.discarding);
+    assert_eq!(o.created_at, T0);
+    assert_eq!(
+        (o.account_state, o.account_fence, o.holder.as_deref()),
+        (AccountState::Running, c.fence, Some("w1"))
+    );
+    assert_eq!(o.lease_until, Some(T0 + LEASE));
+    let leases = store.leases().await.unwrap();
+    assert_eq!(leases.len(), 1);
+    assert_eq!(
+        (
+            leases[0].worker.as_deref(),
+            leases[0].fence,
+            leases[0].lease_until
+        ),
+        (Some("w1"), c.fence, Some(T0 + LEASE))
+    );
+
+    let stale = store
+        .intend_upload(&c.key, Fence(c.fence.0 + 7), &intent("w9", &done), T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(stale, StateError::Fenced { .. }), "{stale}");
+
+    store.complete(&c.key, c.fence, &done, T0).await.unwrap();
+    assert!(store.open_uploads().await.unwrap().is_empty());
+    assert!(store.leases().await.unwrap().is_empty());
+}
+
+/// A worker died between its upload and its completion: the intent's bundle is recorded as a
+/// claim of its own (fencing out the dead claim), once.
+pub async fn adopt_records_a_dead_claims_upload(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::X, 1), T0)
+        .await
+        .unwrap();
+    let c = store.claim("w1", None, T0, LEASE).await.unwrap().unwrap();
+    let done = completion(&c.key, c.fence);
+    store
+        .intend_upload(&c.key, c.fence, &intent("w1", &done), T0)
+        .await
+        .unwrap();
+    let t1 = T0 + Duration::minutes(1);
+    assert_eq!(
+        store
+            .adopt_upload(&c.key, c.fence, "reconciler", t1)
+            .await
+            .unwrap(),
+        Adoption::Recorded
+    );
+    let bundles = store.bundles(&c.key).await.unwrap();
+    assert_eq!(bundles.len(), 1);
+    assert_eq!(bundles[0].bundle_id, done.bundle_id);
+    assert_eq!(
+        bundles[0].fence,
+        Fence(c.fence.0 + 1),
+        "recorded as a claim of its own"
+    );
+    assert_eq!(bundles[0].completed_at, t1);
+    assert_eq!(store.report().await.unwrap()[0].state, AccountState::Done);
+    assert!(store.open_uploads().await.unwrap().is_empty());
+    assert_eq!(
+        kinds(&store.events(&c.key).await.unwrap()),
+        [
+            EventKind::Claimed,
+            EventKind::UploadRecovered,
+            EventKind::Completed
+        ]
+    );
+    // The dead claim's own completion is fenced out; the intent is gone for everyone.
+    let late = store
+        .complete(&c.key, c.fence, &done, t1)
+        .await
+        .unwrap_err();
+    assert!(matches!(late, StateError::Fenced { .. }), "{late}");
+    assert_eq!(
+        store
+            .adopt_upload(&c.key, c.fence, "reconciler", t1)
+            .await
+            .unwrap(),
+        Adoption::Gone
+    );
+    assert_eq!(
+        store
+            .discard_upload(&c.key, c.fence, "late", t1)
+            .await
+            .unwrap(),
+        Discard::Gone
+    );
+    assert_eq!(store.bundles(&c.key).await.unwrap().len(), 1);
+}
+
+/// An intent whose account recorded another bundle since is not recorded (it would fork the
+/// chain): it is discarded, and a discarding intent can never be recorded.
+pub async fn adopt_refuses_a_fork(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::X, 1), T0)
+        .await
+        .unwrap();
+    let a = store.claim("w1", None, T0, LEASE).await.unwrap().unwrap();
+    let first = completion(&a.key, a.fence);
+    store
+        .intend_upload(&a.key, a.fence, &intent("w1", &first), T0)
+        .await
+        .unwrap();
+    // w1 dies; its lease ends; w2 archives the account and records its bundle.
+    let t1 = T0 + LEASE + Duration::seconds(1);
+    let b = store.claim("w2", None, t1, LEASE).await.unwrap().unwrap();
+    let second = completion(&b.key, b.fence);
+    store
+        .intend_upload(&b.key, b.fence, &intent("w2", &second), t1)
+        .await
+        .unwrap();
+    store.complete(&b.key, b.fence, &second, t1).await.unwrap();
+    let open = store.open_uploads().await.unwrap();
+    assert_eq!(open.len(), 1, "only the dead claim's intent is left");
+    assert_eq!(
+        (open[0].fence, open[0].account_state, open[0].account_fence),
+        (a.fence, AccountState::Done, b.fence)
+    );
+
+    assert_eq!(
+        store
+            .adopt_upload(&a.key, a.fence, "reconciler", t1)
+            .await
+            .unwrap(),
+        Adoption::Superseded {
+            latest: Some(second.bundle_id.clone())
+        }
+    );
+    assert_eq!(
+        store
+            .discard_upload(&a.key, a.fence, "a later bundle was recorded", t1)
+            .await
+            .unwrap(),
+        Discard::Proceed
+    );
+    // Repeating the decision (a crash before the object was removed) changes nothing.
+    assert_eq!(
+        store
+            .discard_upload(&a.key, a.fence, "again", t1)
+            .await
+            .unwrap(),
+        Discard::Proceed
+    );
+    let open = store.open_uploads().await.unwrap();
+    assert!(open[0].discarding);
+    assert_eq!(
+        store
+            .adopt_upload(&a.key, a.fence, "reconciler", t1)
+            .await
+            .unwrap(),
+        Adoption::Gone
+    );
+    store.close_upload(&a.key, a.fence).await.unwrap();
+    assert!(store.open_uploads().await.unwrap().is_empty());
+    let bundles = store.bundles(&a.key).await.unwrap();
+    assert_eq!(bundles.len(), 1);
+    assert_eq!(bundles[0].bundle_id, second.bundle_id);
+    let kinds = kinds(&store.events(&a.key).await.unwrap());
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == EventKind::UploadDiscarded)
+            .count(),
+        1,
+        "{kinds:?}"
+    );
+}
+
+/// An intent whose bundle was recorded (under another claim that made the same bundle) is
+/// never discarded: its object is the recorded bundle.
+pub async fn discard_keeps_a_recorded_bundle(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::X, 1), T0)
+        .await
+        .unwrap();
+    let a = store.claim("w1", None, T0, LEASE).await.unwrap().unwrap();
+    let same = completion(&a.key, Fence(99));
+    store
+        .intend_upload(&a.key, a.fence, &intent("w1", &same), T0)
+        .await
+        .unwrap();
+    let t1 = T0 + LEASE + Duration::seconds(1);
+    let b = store.claim("w2", None, t1, LEASE).await.unwrap().unwrap();
+    store.complete(&b.key, b.fence, &same, t1).await.unwrap();
+    assert_eq!(
+        store
+            .discard_upload(&a.key, a.fence, "stale", t1)
+            .await
+            .unwrap(),
+        Discard::Recorded
+    );
+    assert!(store.open_uploads().await.unwrap().is_empty());
+}
+
+/// `--again` passes: a pass requeues what was done before it; continued, it requeues nothing
+/// done during it; drained, it closes, and the next `--again` opens a new one.
+#[allow(clippy::too_many_lines)] // one pass's life, start to finish
+pub async fn passes_resume_and_close(store: &dyn StateStore) {
+    store
+        .upsert_accounts(&specs(Platform::X, 3), T0)
+        .await
+        .unwrap();
+    store
+        .upsert_accounts(&specs(Platform::Youtube, 1), T0)
+        .await
+        .unwrap();
+    let drain = |at: OffsetDateTime, n: usize| async move {
+        for _ in 0..n {
+            let c = store
+                .claim("w", Some(&[Platform::X]), at, LEASE)
+                .await
+                .unwrap()
+                .expect("an account to claim");
+            let mut done = completion(&c.key, c.fence);
+            done.previous_bundle = store
+                .last_bundle(&c.key)
+                .await
+                .unwrap()
+                .map(|b| b.bundle_id);
+            store.complete(&c.key, c.fence, &done, at).await.unwrap();
+        }
+    };
+    drain(T0, 3).await;
+    let x = Some(&[Platform::X][..]);
+
+    let t1 = T0 + Duration::days(1);
+    let pass = store.begin_pass(x, "again", t1).await.unwrap();
+    assert_eq!(pass.requeued, 3);
+    assert_eq!(pass.passes.len(), 1);
+    assert_eq!(
+        (
+            pass.passes[0].platform,
+            pass.passes[0].started_at,
+            pass.passes[0].resumed
+        ),
+        (Platform::X, t1, false)
+    );
+    // One account is archived; the run is interrupted.
+    let t2 = t1 + Duration::minutes(1);
+    drain(t2, 1).await;
+    let counts = store
+        .summary()
+        .await
+        .unwrap()
+        .platform(Platform::X)
+        .unwrap()
+        .counts;
+    assert_eq!((counts.done, counts.pending), (1, 2));
+    assert!(store.close_drained_passes(t2).await.unwrap().is_empty());
+
+    // `--again` again: the same pass goes on, the account done in it stays done.
+    let t3 = t2 + Duration::minutes(1);
+    let pass = store.begin_pass(x, "again", t3).await.unwrap();
+    assert_eq!(pass.requeued, 0);
+    assert_eq!(
+        (pass.passes[0].started_at, pass.passes[0].resumed),
+        (t1, true)
+    );
+    let counts = store
+        .summary()
+        .await
+        .unwrap()
+        .platform(Platform::X)
+        .unwrap()
+        .counts;
+    assert_eq!((counts.done, counts.pending), (1, 2));
+
+    let t4 = t3 + Duration::minutes(1);
+    drain(t4, 2).await;
+    assert_eq!(store.close_drained_passes(t4).await.unwrap(), [Platform::X]);
+    assert!(store.close_drained_passes(t4).await.unwrap().is_empty());
+    for key in ["x:acct00000", "x:acct00001", "x:acct00002"] {
+        assert_eq!(
+            store.bundles(key).await.unwrap().len(),
+            2,
+            "{key}: archived once per pass"
+        );
+    }
+
+    // A finished pass is never continued, even when nobody closed it.
+    let t5 = t4 + Duration::days(1);
+    let pass = store.begin_pass(x, "again", t5).await.unwrap();
+    assert_eq!((pass.requeued, pass.passes[0].resumed), (3, false));
+    drain(t5, 3).await;
+    let t6 = t5 + Duration::days(1);
+    let pass = store.begin_pass(x, "again", t6).await.unwrap();
+    assert_eq!(
+        (
+            pass.requeued,
+            pass.passes[0].started_at,
+            pass.passes[0].resumed
+        ),
+        (3, t6, false)
+    );
+    // Other platforms were never touched.
+    let yt = store
+        .summary()
+        .await
+        .unwrap()
+        .platform(Platform::Youtube)
+        .unwrap()
+        .counts;
+    assert_eq!(yt.pending, 1);
+    let kinds = kinds(&store.events("x:acct00000").await.unwrap());
+    assert_eq!(
+        kinds.iter().filter(|k| **k == EventKind::Requeued).count(),
+        3,
+        "{kinds:?}"
+    );
+}
+
 /// `next_due` says when an idle worker should look again, and `None` once nothing is left.
 pub async fn next_due_reports_what_waits(store: &dyn StateStore) {
     assert_eq!(store.next_due(None, T0).await.unwrap(), None, "empty store");
@@ -1192,6 +1532,11 @@ mod sqlite {
         next_due_reports_what_waits,
         requeue_done_starts_a_new_pass,
         failed_account_tried_afresh,
+        upload_intent_closed_by_completion,
+        adopt_records_a_dead_claims_upload,
+        adopt_refuses_a_fork,
+        discard_keeps_a_recorded_bundle,
+        passes_resume_and_close,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1359,6 +1704,11 @@ mod postgres {
         next_due_reports_what_waits,
         requeue_done_starts_a_new_pass,
         failed_account_tried_afresh,
+        upload_intent_closed_by_completion,
+        adopt_records_a_dead_claims_upload,
+        adopt_refuses_a_fork,
+        discard_keeps_a_recorded_bundle,
+        passes_resume_and_close,
     );
 
     /// 16 handles (own pools), opened at once as workers starting together would, drain 1000
@@ -1400,7 +1750,7 @@ mod postgres {
                 .fetch_all(store.pool())
                 .await
                 .unwrap();
-        assert_eq!(versions, [1, 2, 3]);
+        assert_eq!(versions, [1, 2, 3, 5]);
         drop_schema(&store, &schema).await;
     }
 
