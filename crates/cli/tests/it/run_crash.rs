@@ -425,7 +425,7 @@ fn slow_media_server(rt: &tokio::runtime::Runtime, delay: Duration) -> MockServe
     })
 }
 
-/// `tawthiq run` killed with SIGKILL at 24 random moments (the seed is printed; set
+/// `tawthiq run` killed with SIGKILL at 24 random moments of its work (the seed is printed; set
 /// `TAWTHIQ_CRASH_SEED` to replay one), restarted each time with a lease far longer than the
 /// test: each start must put back the dead process's accounts, record or remove the bundles it
 /// uploaded without recording, and remove its temporaries and scratch folders. Then one run
@@ -450,7 +450,7 @@ fn killed_at_random_moments_leaves_one_bundle_per_account_and_no_debris() {
     let server = slow_media_server(&rt, Duration::from_millis(20));
     let dir = tempfile::tempdir().unwrap();
     let keys = keygen(dir.path());
-    const ACCOUNTS: usize = 30;
+    const ACCOUNTS: usize = 90;
     let registry = snapchat_registry(dir.path(), ACCOUNTS);
     let config = config_for(dir.path(), &server);
     let state = format!("sqlite://{}", dir.path().join("state.db").display());
@@ -458,8 +458,15 @@ fn killed_at_random_moments_leaves_one_bundle_per_account_and_no_debris() {
     let scratch = dir.path().join("tawthiq-run/scratch");
     let args = ["--lease-secs", "600", "--linger-secs", "2"];
 
+    // Only a kill that finds the run still working counts; enough accounts that 24 of them do.
     let mut kills = Vec::new();
-    for _ in 0..24 {
+    let mut rounds = 0;
+    while kills.len() < 24 {
+        rounds += 1;
+        assert!(
+            rounds <= 60,
+            "seed {seed}: the runs finished before 24 kills: {kills:?}"
+        );
         let delay = Duration::from_millis(rng.random_range(50..700));
         let mut child = spawn_run(
             dir.path(),
@@ -472,12 +479,13 @@ fn killed_at_random_moments_leaves_one_bundle_per_account_and_no_debris() {
             &args,
         );
         std::thread::sleep(delay);
-        let finished = child.try_wait().unwrap().is_some();
-        let _ = child.kill(); // SIGKILL (nothing to do when it had already finished)
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL: no cleanup, no last word to the state store
+            kills.push(delay.as_millis());
+        }
         child.wait().unwrap();
-        kills.push((delay.as_millis(), finished));
     }
-    eprintln!("kills (ms after start, finished before): {kills:?}");
+    eprintln!("killed at (ms after start): {kills:?} in {rounds} runs");
     let last = spawn_run(
         dir.path(),
         &config,
@@ -498,6 +506,23 @@ fn killed_at_random_moments_leaves_one_bundle_per_account_and_no_debris() {
     );
     let context = format!("seed {seed}");
     assert_exactly_recorded(&rt, &state, &store, &keys, ACCOUNTS, 1, &context);
+    // What the kills hit, for whoever reads a failure: uploads recovered or removed, accounts
+    // put back from dead processes.
+    let seen = rt.block_on(async {
+        let state = runner::state::open(&state).await.unwrap();
+        let mut seen: std::collections::BTreeMap<&str, usize> = Default::default();
+        for i in 0..ACCOUNTS {
+            for e in state
+                .events(&format!("snapchat:@school{i:05}"))
+                .await
+                .unwrap()
+            {
+                *seen.entry(e.event.as_str()).or_default() += 1;
+            }
+        }
+        seen
+    });
+    eprintln!("{context}: audit events {seen:?}");
     let left = debris(&store, &scratch);
     assert!(left.is_empty(), "{context}: left behind: {left:?}");
 }
