@@ -432,8 +432,10 @@ fn slow_media_server(rt: &tokio::runtime::Runtime, delay: Duration) -> MockServe
 /// to the end: exactly one recorded bundle per account, the store holds exactly those, no
 /// intent is open, nothing else is left, and the chains verify without a fork.
 #[test]
+#[allow(clippy::print_stderr)] // the seed and what the kills hit, to replay a failure
 fn killed_at_random_moments_leaves_one_bundle_per_account_and_no_debris() {
     use rand::{Rng as _, SeedableRng as _};
+    const ACCOUNTS: usize = 90;
     let seed: u64 = std::env::var("TAWTHIQ_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -450,7 +452,6 @@ fn killed_at_random_moments_leaves_one_bundle_per_account_and_no_debris() {
     let server = slow_media_server(&rt, Duration::from_millis(20));
     let dir = tempfile::tempdir().unwrap();
     let keys = keygen(dir.path());
-    const ACCOUNTS: usize = 90;
     let registry = snapchat_registry(dir.path(), ACCOUNTS);
     let config = config_for(dir.path(), &server);
     let state = format!("sqlite://{}", dir.path().join("state.db").display());
@@ -508,21 +509,21 @@ fn killed_at_random_moments_leaves_one_bundle_per_account_and_no_debris() {
     assert_exactly_recorded(&rt, &state, &store, &keys, ACCOUNTS, 1, &context);
     // What the kills hit, for whoever reads a failure: uploads recovered or removed, accounts
     // put back from dead processes.
-    let seen = rt.block_on(async {
+    let events = rt.block_on(async {
         let state = runner::state::open(&state).await.unwrap();
-        let mut seen: std::collections::BTreeMap<&str, usize> = Default::default();
+        let mut counted = std::collections::BTreeMap::<&str, usize>::new();
         for i in 0..ACCOUNTS {
             for e in state
                 .events(&format!("snapchat:@school{i:05}"))
                 .await
                 .unwrap()
             {
-                *seen.entry(e.event.as_str()).or_default() += 1;
+                *counted.entry(e.event.as_str()).or_default() += 1;
             }
         }
-        seen
+        counted
     });
-    eprintln!("{context}: audit events {seen:?}");
+    eprintln!("{context}: audit events {events:?}");
     let left = debris(&store, &scratch);
     assert!(left.is_empty(), "{context}: left behind: {left:?}");
 }
@@ -622,11 +623,11 @@ fn sigterm_stops_a_run_cleanly() {
 /// archived are not archived a third time, and every account ends with one bundle per pass.
 #[test]
 fn an_interrupted_again_pass_is_continued() {
+    const ACCOUNTS: usize = 6;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = slow_media_server(&rt, Duration::from_millis(150));
     let dir = tempfile::tempdir().unwrap();
     let keys = keygen(dir.path());
-    const ACCOUNTS: usize = 6;
     let registry = snapchat_registry(dir.path(), ACCOUNTS);
     let config = config_for(dir.path(), &server);
     let state = format!("sqlite://{}", dir.path().join("state.db").display());
