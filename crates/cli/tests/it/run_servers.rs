@@ -188,11 +188,12 @@ fn postgres_and_s3_two_processes() {
     });
 }
 
-/// A worker killed (SIGKILL) while its bundle is being uploaded to S3: the account is taken
-/// over after the lease and recorded once, with a bundle that is in the bucket; an object the
-/// killed worker may have finished is not recorded.
+/// A worker killed (SIGKILL) while its bundle is being uploaded to S3: the next start finds
+/// its upload intent with no object behind it (a multipart upload is no object until it
+/// completes) and closes it, puts the account back (the process is gone; the lease is not
+/// waited for), and the account is recorded once, with the one bundle in the bucket.
 #[test]
-fn killed_mid_upload_is_taken_over_and_recorded_once() {
+fn killed_mid_upload_is_put_back_and_recorded_once() {
     let (Some(state), Some((endpoint, bucket))) = (fresh_postgres(), fresh_bucket()) else {
         return;
     };
@@ -233,7 +234,12 @@ fn killed_mid_upload_is_taken_over_and_recorded_once() {
     let location = format!("s3://{bucket}/bundles");
     let scratch = dir.path().join("scratch");
     let start = |extra: &[&str]| {
-        let mut args = vec!["--lease-secs", "3", "--scratch", scratch.to_str().unwrap()];
+        let mut args = vec![
+            "--lease-secs",
+            "600",
+            "--scratch",
+            scratch.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         let mut c = run_command(
             dir.path(),
@@ -288,15 +294,28 @@ fn killed_mid_upload_is_taken_over_and_recorded_once() {
         let kinds: Vec<_> = events.iter().map(|e| e.event.as_str()).collect();
         assert_eq!(
             kinds,
-            ["claimed", "lease_expired_reclaimed", "claimed", "completed"],
+            [
+                "claimed",
+                "upload_discarded",
+                "deferred",
+                "claimed",
+                "completed"
+            ],
             "{events:?}"
         );
+        assert!(state.open_uploads().await.unwrap().is_empty());
         let objects = s3_store(&endpoint, &bucket).list("").await.unwrap();
         let recorded = records[0].location.rsplit('/').next().unwrap();
-        assert!(objects.iter().any(|o| o == recorded), "{objects:?}");
-        // At most the killed worker's object besides it, never recorded.
-        assert!(objects.len() <= 2, "{objects:?}");
+        assert_eq!(
+            objects,
+            [recorded],
+            "only the recorded bundle is in the bucket"
+        );
     });
+    assert!(
+        std::fs::read_dir(&scratch).unwrap().next().is_none(),
+        "the killed worker's scratch folder was removed"
+    );
 }
 
 /// Whether the bucket has a multipart upload in progress (`GET /bucket?uploads`; moto answers
