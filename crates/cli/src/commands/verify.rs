@@ -27,7 +27,8 @@ pub struct Args {
     /// PEM file of the TSA root certificate, to check the timestamp's chain.
     #[arg(long)]
     tsa_root: Option<PathBuf>,
-    /// Check that every bundle's previous-bundle link names another of the bundles given.
+    /// Check that every bundle's previous-bundle link names another of the bundles given,
+    /// and that no two bundles of one account name the same previous one (a fork, TQ-E091).
     #[arg(long)]
     chain: bool,
     /// With stdin: also compute SHA-512 (needed if the bundle has SHA-512 manifests).
