@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use model::{AccountId, CaptureLogEntry, ContentId, Gap, Item, Platform, Profile, Route};
+use model::{
+    AccountId, CaptureLogEntry, ContentId, Gap, GapReason, Item, Platform, Profile, Route,
+};
 
 use crate::error::{FetchError, Result};
 
@@ -114,6 +116,24 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
         format!("1 {one}")
     } else {
         format!("{n} {many}")
+    }
+}
+
+/// The gap for an edge, page or lookup of the account that the platform refused
+/// ([`FetchError::is_refusal`]): it names what could not be read and why, and the capture goes
+/// on with the other edges. Never evidence that the account is gone.
+pub fn edge_gap(what: &str, url: Option<&str>, e: &FetchError) -> Gap {
+    let reason = match e {
+        FetchError::NotFound { .. }
+        | FetchError::Protected { .. }
+        | FetchError::Suspended { .. } => GapReason::Unavailable,
+        _ => GapReason::Other,
+    };
+    Gap {
+        reason,
+        detail: format!("{what} could not be read: {e}"),
+        item_id: None,
+        url: url.map(str::to_owned),
     }
 }
 

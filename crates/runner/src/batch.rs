@@ -12,11 +12,14 @@
 //! - **A stale worker loses.** A heartbeat answered `Fenced` (the lease was taken over)
 //!   cancels the capture at once; a completion answered `Fenced` is dropped and counted as
 //!   stale (its uploaded object stays unrecorded).
-//! - **Partial captures.** A capture stopped by a quota is discarded and the account deferred
-//!   to the announced time: the next attempt captures it whole. Other failures are retried
-//!   with backoff; on the last attempt whatever was captured is published (with a gap and an
-//!   "incomplete" statement) rather than lost. Account-state answers (suspended, deleted,
-//!   protected) are the evidence and are published at once.
+//! - **Outcomes.** A recorded bundle puts its account in the state of its outcome: `complete`
+//!   (no gap), `partial` (gaps, each named in the bundle) or `unavailable` (the account-level
+//!   answer says the account does not exist, is suspended or private: that answer is the
+//!   evidence, published at once). A capture stopped by a quota is discarded and the account
+//!   deferred to the announced time: the next attempt captures it whole. A stop that may clear
+//!   up (the network) is retried with backoff, and on the last attempt whatever was captured is
+//!   published as `partial` rather than lost; a stop that cannot (a refused request, an expired
+//!   token) publishes the partial capture at once. Nothing captured is `failed`.
 //! - **The previous bundle.** Each new bundle names the account's last recorded one
 //!   (`Previous-Bundle-Tagmanifest-SHA256` in `bag-info.txt`), and the state records it.
 //! - **When to stop.** A worker with nothing to claim waits for work due within
@@ -34,7 +37,7 @@ use archive::verify::{self, VerifyOptions};
 use archive::{TimestampOptions, WriterOptions};
 use async_trait::async_trait;
 use fetcher::{FetchError, Source};
-use model::{AccountId, BundleId, ContentId, Platform};
+use model::{AccountId, BundleId, ContentId, Outcome, Platform};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 
@@ -156,7 +159,9 @@ pub fn default_worker_prefix() -> String {
 #[derive(Debug, Default)]
 pub struct PlatformProgress {
     pub started: AtomicU64,
-    pub done: AtomicU64,
+    pub complete: AtomicU64,
+    pub partial: AtomicU64,
+    pub unavailable: AtomicU64,
     pub failed: AtomicU64,
     pub retry: AtomicU64,
     pub deferred: AtomicU64,
@@ -213,7 +218,9 @@ impl Progress {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchReport {
     pub claimed: u64,
-    pub done: u64,
+    pub complete: u64,
+    pub partial: u64,
+    pub unavailable: u64,
     pub failed: u64,
     pub retry: u64,
     pub deferred: u64,
@@ -250,7 +257,8 @@ struct Shared {
 /// How one claimed account ended, in this worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ended {
-    Done,
+    /// A bundle was recorded with this outcome (complete, partial or unavailable).
+    Recorded(Outcome),
     Retry,
     Failed,
     Deferred,
@@ -295,7 +303,9 @@ pub async fn run_batch(
         match joined {
             Ok(Ok(r)) => {
                 report.claimed += r.claimed;
-                report.done += r.done;
+                report.complete += r.complete;
+                report.partial += r.partial;
+                report.unavailable += r.unavailable;
                 report.failed += r.failed;
                 report.retry += r.retry;
                 report.deferred += r.deferred;
@@ -363,9 +373,14 @@ async fn worker(shared: &Shared, name: &str) -> Result<BatchReport, BatchError> 
         let ended = process(shared, name, &claim).await?;
         let p = shared.progress.platform(claim.platform);
         match ended {
-            Ended::Done => {
-                report.done += 1;
-                p.done.fetch_add(1, Ordering::Relaxed);
+            Ended::Recorded(outcome) => {
+                let (mine, theirs) = match outcome {
+                    Outcome::Partial => (&mut report.partial, &p.partial),
+                    Outcome::Unavailable => (&mut report.unavailable, &p.unavailable),
+                    Outcome::Complete | Outcome::Failed => (&mut report.complete, &p.complete),
+                };
+                *mine += 1;
+                theirs.fetch_add(1, Ordering::Relaxed);
             }
             Ended::Retry => {
                 report.retry += 1;
@@ -590,6 +605,7 @@ async fn capture_and_store(
     };
 
     let completion = Completion {
+        outcome: outcome.outcome,
         bundle_id: published.bundle_id.to_string(),
         location: uploaded.location,
         items: outcome.counts.items,
@@ -615,7 +631,7 @@ async fn capture_and_store(
             let p = shared.progress.platform(claim.platform);
             p.bytes.fetch_add(completion.bytes, Ordering::Relaxed);
             p.items.fetch_add(completion.items, Ordering::Relaxed);
-            Ok(Ended::Done)
+            Ok(Ended::Recorded(completion.outcome))
         }
         Err(StateError::Fenced { .. }) => {
             let _ = std::fs::remove_file(&published.path);

@@ -17,7 +17,9 @@ use model::{AccountId, BundleId, Platform, Route};
 use runner::batch::{BatchOptions, BatchReport, BundleTemplate, Progress, run_batch};
 use runner::budgets::SharedBudgets;
 use runner::registry::Registry;
-use runner::state::{AccountSpec, Location, Quota, StateStore, TokenBucket, WindowQuota};
+use runner::state::{
+    AccountSpec, Location, Quota, StateCounts, StateStore, TokenBucket, WindowQuota,
+};
 use runner::store::{BundleStore, StoreOptions};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
@@ -138,7 +140,7 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
             let n = store
                 .requeue_done(platforms, "tawthiq run --again", now)
                 .await?;
-            tracing::info!(requeued = n, "accounts already done are archived again");
+            tracing::info!(requeued = n, "accounts already recorded are archived again");
         }
         if a.retry_failed {
             let n = store
@@ -208,18 +210,29 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
         let report = report?;
         let summary = store.summary().await?;
         print_summary(&report, &summary, &a.state, a.json)?;
-        let counts = summary.counts();
-        Ok(if report.interrupted {
+        if report.interrupted {
             anyhow::bail!(
                 "interrupted: accounts in flight were put back; run the same command to resume"
             )
-        } else if counts.failed + counts.retry + counts.deferred + counts.pending == 0 {
-            // Accounts still running belong to other processes of the same run.
-            Outcome::Ok
-        } else {
-            Outcome::Incomplete
-        })
+        }
+        Ok(exit_outcome(&summary.counts()))
     })
+}
+
+/// The most serious outcome among the run state's accounts: failed, then still waiting, then
+/// unavailable, then partial. Accounts still running belong to other processes of the same run.
+fn exit_outcome(counts: &StateCounts) -> Outcome {
+    if counts.failed > 0 {
+        Outcome::Failed
+    } else if counts.retry + counts.deferred + counts.pending > 0 {
+        Outcome::Waiting
+    } else if counts.unavailable > 0 {
+        Outcome::Unavailable
+    } else if counts.partial > 0 {
+        Outcome::Partial
+    } else {
+        Outcome::Ok
+    }
 }
 
 /// Feeds the registry into the run state a thousand accounts at a time (a reader thread
@@ -344,8 +357,8 @@ fn quotas(cfg: &Config) -> anyhow::Result<Vec<(Platform, Quota)>> {
     Ok(out)
 }
 
-/// One progress bar per platform: accounts finished of the platform's total, with done,
-/// failed, deferred, bytes and rate; ETA from the rate. Hidden when stderr is not a terminal.
+/// One progress bar per platform: accounts finished of the platform's total, with each
+/// outcome, deferred, bytes and rate; ETA from the rate. Hidden when stderr is not a terminal.
 struct Bars {
     multi: MultiProgress,
     ticker: tokio::task::JoinHandle<()>,
@@ -368,7 +381,7 @@ impl Bars {
             if only.is_some_and(|o| !o.contains(&p.platform)) {
                 continue;
             }
-            let finished_before = p.counts.done + p.counts.failed;
+            let finished_before = p.counts.recorded() + p.counts.failed;
             let bar = multi.add(ProgressBar::new(p.counts.total()));
             bar.set_style(style.clone());
             bar.set_prefix(p.platform.as_str());
@@ -382,15 +395,18 @@ impl Bars {
             loop {
                 for (platform, bar, before) in &rows {
                     let f = progress.platform(*platform);
-                    let done = f.done.load(Ordering::Relaxed);
+                    let complete = f.complete.load(Ordering::Relaxed);
+                    let partial = f.partial.load(Ordering::Relaxed);
+                    let unavailable = f.unavailable.load(Ordering::Relaxed);
                     let failed = f.failed.load(Ordering::Relaxed);
+                    let finished = complete + partial + unavailable + failed;
                     let bytes = f.bytes.load(Ordering::Relaxed) + progress.live_bytes(*platform);
                     let secs = started.elapsed().as_secs_f64().max(0.001);
                     #[allow(clippy::cast_precision_loss)]
-                    let rate = (done + failed) as f64 / secs;
-                    bar.set_position(before + done + failed);
+                    let rate = finished as f64 / secs;
+                    bar.set_position(before + finished);
                     bar.set_message(format!(
-                        "done {done} · failed {failed} · deferred {} · retry {} · running {} · {} · {rate:.1} acct/s",
+                        "complete {complete} · partial {partial} · unavailable {unavailable} · failed {failed} · deferred {} · retry {} · running {} · {} · {rate:.1} acct/s",
                         f.deferred.load(Ordering::Relaxed),
                         f.retry.load(Ordering::Relaxed),
                         progress.running(*platform),
@@ -425,9 +441,11 @@ fn print_summary(
                 (
                     p.platform.as_str(),
                     json!({
-                        "total": p.counts.total(), "done": p.counts.done, "failed": p.counts.failed,
-                        "retry": p.counts.retry, "deferred": p.counts.deferred,
-                        "pending": p.counts.pending, "running": p.counts.running,
+                        "total": p.counts.total(), "complete": p.counts.complete,
+                        "partial": p.counts.partial, "unavailable": p.counts.unavailable,
+                        "failed": p.counts.failed, "retry": p.counts.retry,
+                        "deferred": p.counts.deferred, "pending": p.counts.pending,
+                        "running": p.counts.running,
                         "items": p.items, "media": p.media, "bytes": p.bytes,
                     }),
                 )
@@ -435,22 +453,28 @@ fn print_summary(
             .collect();
         let out = json!({
             "this_run": {
-                "claimed": report.claimed, "done": report.done, "failed": report.failed,
-                "retry": report.retry, "deferred": report.deferred, "stale": report.stale,
-                "next_due": report.next_due.map(rfc3339),
+                "claimed": report.claimed, "complete": report.complete,
+                "partial": report.partial, "unavailable": report.unavailable,
+                "failed": report.failed, "retry": report.retry, "deferred": report.deferred,
+                "stale": report.stale, "next_due": report.next_due.map(rfc3339),
             },
-            "state": { "total": counts.total(), "done": counts.done, "failed": counts.failed,
-                "retry": counts.retry, "deferred": counts.deferred, "pending": counts.pending,
-                "running": counts.running },
+            "state": { "total": counts.total(), "complete": counts.complete,
+                "partial": counts.partial, "unavailable": counts.unavailable,
+                "failed": counts.failed, "retry": counts.retry, "deferred": counts.deferred,
+                "pending": counts.pending, "running": counts.running },
+            "exit_code": exit_outcome(&counts).code(),
             "platforms": platforms,
         });
         println!("{}", serde_json::to_string_pretty(&out).context("summary")?);
         return Ok(());
     }
     println!(
-        "this run: {} accounts claimed: {} done, {} failed, {} to retry, {} deferred{}",
+        "this run: {} accounts claimed: {} complete, {} partial, {} unavailable, {} failed, {} \
+         to retry, {} deferred{}",
         report.claimed,
-        report.done,
+        report.complete,
+        report.partial,
+        report.unavailable,
         report.failed,
         report.retry,
         report.deferred,
@@ -461,22 +485,29 @@ fn print_summary(
         }
     );
     for p in &summary.platforms {
+        let c = &p.counts;
         println!(
-            "  {:<9} {:>6}/{:<6} done  {:>5} failed  {:>5} retry  {:>5} deferred  {:>5} pending  {}",
+            "  {:<9} {:>6}/{:<6} complete {:>5} partial {:>5} unavailable {:>5} failed {:>5} \
+             retry {:>5} deferred {:>5} pending  {}",
             p.platform.as_str(),
-            p.counts.done,
-            p.counts.total(),
-            p.counts.failed,
-            p.counts.retry,
-            p.counts.deferred,
-            p.counts.pending + p.counts.running,
+            c.complete,
+            c.total(),
+            c.partial,
+            c.unavailable,
+            c.failed,
+            c.retry,
+            c.deferred,
+            c.pending + c.running,
             human_bytes(p.bytes)
         );
     }
     println!(
-        "state: {} of {} accounts done, {} failed (see `tawthiq report --state {state}`)",
-        counts.done,
+        "state: {} accounts: {} complete, {} partial, {} unavailable, {} failed (see `tawthiq \
+         report --state {state}`)",
         counts.total(),
+        counts.complete,
+        counts.partial,
+        counts.unavailable,
         counts.failed
     );
     if let Some(due) = report.next_due {

@@ -7,6 +7,7 @@ mod capture;
 mod errors;
 mod independent_tools;
 mod meta;
+mod outcomes;
 mod run;
 mod run_crash;
 mod run_scale;

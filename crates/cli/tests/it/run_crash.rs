@@ -104,7 +104,7 @@ fn killed_mid_download_is_taken_over_and_archived_once() {
     let out = second.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr_logs(dir.path()));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["state"]["done"], 3, "{report}");
+    assert_eq!(report["state"]["complete"], 3, "{report}");
 
     let bundles: Vec<String> = std::fs::read_dir(&store)
         .unwrap()
@@ -292,6 +292,6 @@ fn a_429_with_reset_blocks_the_platform_for_every_worker() {
     let state = format!("sqlite://{}", dir.path().join("state.db").display());
     rt.block_on(async {
         let store = runner::state::open(&state).await.unwrap();
-        assert_eq!(store.summary().await.unwrap().counts().done, 24);
+        assert_eq!(store.summary().await.unwrap().counts().complete, 24);
     });
 }

@@ -50,8 +50,8 @@ use super::quota::{Budget, Quota, describe_quota};
 use super::rows::{
     Audit, BUDGET_COLUMNS, Candidate, LiveLeases, PlatformLimits, StateRow, StateTotals,
     bind_budget, budget_row, bundle_row, claim_row, claimable, event_row, exports_to_column,
-    failure_outcome, lease_end, parse_platform, report_row, rfc3339, stale_fence, summarize,
-    to_i64,
+    failure_outcome, lease_end, parse_platform, recorded_state, report_row, rfc3339, stale_fence,
+    summarize, to_i64,
 };
 use super::{
     AccountReport, AccountSpec, AccountState, Admission, AuditEvent, BundleRecord, Claim,
@@ -75,6 +75,11 @@ const MIGRATIONS: &[Migration] = &[
         3,
         "account exports",
         include_str!("../../migrations/postgres/0003_account_exports.sql"),
+    ),
+    (
+        4,
+        "outcomes",
+        include_str!("../../migrations/postgres/0004_outcomes.sql"),
     ),
 ];
 
@@ -801,6 +806,7 @@ async fn complete_tx(
     if let Err(e) = check_fence(conn, key, fence, current, "completion", now).await? {
         return Ok(Err(e));
     }
+    let state = recorded_state(c)?;
     let (items, media, gaps, bytes) = (
         to_i64(c.items, "items")?,
         to_i64(c.media, "media")?,
@@ -809,8 +815,8 @@ async fn complete_tx(
     );
     sqlx::query(
         "INSERT INTO bundles (bundle_id, key, fence, location, items, media, gaps, bytes,
-             tag_manifest_sha256, previous_bundle, completed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             tag_manifest_sha256, previous_bundle, completed_at, outcome)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&c.bundle_id)
     .bind(key)
@@ -823,11 +829,12 @@ async fn complete_tx(
     .bind(&c.tag_manifest_sha256)
     .bind(&c.previous_bundle)
     .bind(to_millis(now))
+    .bind(state.as_str())
     .execute(&mut *conn)
     .await
     .map_err(db)?;
     sqlx::query(
-        "UPDATE accounts SET state = 'done', worker = NULL, lease_until = NULL, not_before = NULL,
+        "UPDATE accounts SET state = $9, worker = NULL, lease_until = NULL, not_before = NULL,
              last_error_kind = NULL, last_error = NULL, defer_reason = NULL,
              bundle_id = $1, location = $2, items = $3, media = $4, gaps = $5, bytes = $6,
              updated_at = $7
@@ -841,6 +848,7 @@ async fn complete_tx(
     .bind(bytes)
     .bind(to_millis(now))
     .bind(key)
+    .bind(state.as_str())
     .execute(&mut *conn)
     .await
     .map_err(db)?;
@@ -1193,7 +1201,7 @@ impl StateStore for PostgresStateStore {
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StateError> {
-        if !matches!(from, AccountState::Done | AccountState::Failed) {
+        if !from.is_final() {
             return Ok(0);
         }
         let wanted: Vec<String> = platforms

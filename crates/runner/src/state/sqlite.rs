@@ -40,7 +40,7 @@ use super::quota::{Budget, Quota, describe_quota};
 use super::rows::{
     Audit, BUDGET_COLUMNS, LiveLeases, PlatformLimits, StateRow, StateTotals, bind_budget,
     budget_row, bundle_row, claim_row, claimable, event_row, exports_to_column, failure_outcome,
-    lease_end, report_row, rfc3339, stale_fence, summarize, to_i64,
+    lease_end, recorded_state, report_row, rfc3339, stale_fence, summarize, to_i64,
 };
 use super::{
     AccountReport, AccountSpec, AccountState, Admission, AuditEvent, BundleRecord, Claim,
@@ -64,6 +64,11 @@ const MIGRATIONS: &[Migration] = &[
         3,
         "account exports",
         include_str!("../../migrations/sqlite/0003_account_exports.sql"),
+    ),
+    (
+        4,
+        "outcomes",
+        include_str!("../../migrations/sqlite/0004_outcomes.sql"),
     ),
 ];
 
@@ -589,6 +594,7 @@ async fn complete_tx(
     if let Err(e) = check_fence(conn, key, fence, "completion", now).await? {
         return Ok(Err(e));
     }
+    let state = recorded_state(c)?;
     let (items, media, gaps, bytes) = (
         to_i64(c.items, "items")?,
         to_i64(c.media, "media")?,
@@ -597,8 +603,8 @@ async fn complete_tx(
     );
     sqlx::query(
         "INSERT INTO bundles (bundle_id, key, fence, location, items, media, gaps, bytes,
-             tag_manifest_sha256, previous_bundle, completed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             tag_manifest_sha256, previous_bundle, completed_at, outcome)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&c.bundle_id)
     .bind(key)
@@ -611,16 +617,18 @@ async fn complete_tx(
     .bind(&c.tag_manifest_sha256)
     .bind(&c.previous_bundle)
     .bind(to_millis(now))
+    .bind(state.as_str())
     .execute(&mut *conn)
     .await
     .map_err(db)?;
     sqlx::query(
-        "UPDATE accounts SET state = 'done', worker = NULL, lease_until = NULL, not_before = NULL,
+        "UPDATE accounts SET state = ?, worker = NULL, lease_until = NULL, not_before = NULL,
              last_error_kind = NULL, last_error = NULL, defer_reason = NULL,
              bundle_id = ?, location = ?, items = ?, media = ?, gaps = ?, bytes = ?,
              updated_at = ?
          WHERE key = ?",
     )
+    .bind(state.as_str())
     .bind(&c.bundle_id)
     .bind(&c.location)
     .bind(items)
@@ -997,7 +1005,7 @@ impl StateStore for SqliteStateStore {
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StateError> {
-        if !matches!(from, AccountState::Done | AccountState::Failed) {
+        if !from.is_final() {
             return Ok(0);
         }
         let wanted: Vec<Platform> = platforms.map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec);

@@ -895,7 +895,10 @@ impl Run<'_> {
             Target::Me => "users-me",
             Target::Username(_) => "users-by-username",
         };
-        let doc = self.api(endpoint, user_url(target)).await?;
+        let doc = self
+            .api(endpoint, user_url(target))
+            .await
+            .map_err(FetchError::about_account)?;
         let UserDoc { user, warnings } = parse_user(&doc.body, &doc.url)?;
         let account =
             AccountId::new(&user.id).map_err(|e| malformed(&doc.url, format!("user id: {e}")))?;
@@ -1027,7 +1030,7 @@ impl Run<'_> {
     async fn pinned_outside_timeline(&mut self, id: &str, username: &str) -> Result<()> {
         let doc = match self.api("tweet-pinned", tweet_url(id)).await {
             Ok(d) => d,
-            Err(e) if e.is_account_state() => {
+            Err(e) if e.is_refusal() => {
                 return self
                     .gap(Gap {
                         reason: GapReason::Unavailable,
