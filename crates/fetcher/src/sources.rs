@@ -517,24 +517,46 @@ pub async fn open<'t>(
         fetch_links,
         check,
     } = spec;
-    let t = &plan.target;
-    let secret = || {
-        credential
-            .clone()
-            .ok_or_else(|| config("the api route needs a credential"))
+    let inner = match plan.route {
+        Route::Api => {
+            let secret = credential.ok_or_else(|| config("the api route needs a credential"))?;
+            api_source(&plan, secret, yt_dlp, transport)?
+        }
+        Route::Export => export_source(&plan, fetch_links, transport).await?,
+        Route::Web if plan.platform == Platform::Snapchat => Box::new(SnapchatWeb::new(
+            transport,
+            plan.target.to_string().parse()?,
+        )),
+        Route::Web => return Err(no_web_route(plan.platform)),
+        Route::Manual => {
+            return Err(config("manual evidence is packed with tawthiq bundle"));
+        }
     };
-    // An export that names no account is filed under the one named (compared otherwise).
-    let given = t.account_id();
-    let inner: Box<dyn Source + 't> = match (plan.platform, plan.route) {
-        (Platform::X, Route::Api) => {
+    Ok(Box::new(Bound {
+        inner,
+        target: plan.target,
+        check,
+    }))
+}
+
+/// The API adapters, each with the platform's own target and auth choice.
+fn api_source<'t>(
+    plan: &Plan,
+    secret: Secret,
+    yt_dlp: Option<PathBuf>,
+    transport: &'t Transport,
+) -> Result<Box<dyn Source + 't>> {
+    let t = &plan.target;
+    Ok(match plan.platform {
+        Platform::X => {
             let target = match t {
                 Target::Own => x::api::Target::Me,
                 Target::Handle(h) => x::api::Target::Username(h.clone()),
                 Target::Id(id) => x::api::Target::Id(id.clone()),
             };
-            Box::new(x::api::XApi::new(transport, secret()?, target))
+            Box::new(x::api::XApi::new(transport, secret, target))
         }
-        (Platform::Instagram, Route::Api) => {
+        Platform::Instagram => {
             let target = match t {
                 Target::Own => IgTarget::Me,
                 Target::Id(id) => IgTarget::Id(id.clone()),
@@ -544,25 +566,25 @@ pub async fn open<'t>(
                 Some(AuthChoice::FacebookLogin) => Login::Facebook,
                 _ => Login::Instagram,
             };
-            Box::new(InstagramApi::new(transport, secret()?, login, target))
+            Box::new(InstagramApi::new(transport, secret, login, target))
         }
-        (Platform::Facebook, Route::Api) => {
+        Platform::Facebook => {
             let target = match t {
                 Target::Own => PageTarget::Me,
                 Target::Id(id) => PageTarget::Id(id.clone()),
                 Target::Handle(_) => return Err(api_refusal(plan.platform, t)),
             };
-            Box::new(FacebookApi::new(transport, secret()?, target))
+            Box::new(FacebookApi::new(transport, secret, target))
         }
-        (Platform::Youtube, Route::Api) => {
+        Platform::Youtube => {
             let target = match t {
                 Target::Own => ChannelTarget::Mine,
                 Target::Handle(h) => ChannelTarget::Handle(h.clone()),
                 Target::Id(id) => ChannelTarget::Id(id.clone()),
             };
             let auth = match plan.auth {
-                Some(AuthChoice::ApiKey) => YtAuth::ApiKey(secret()?),
-                _ => YtAuth::OAuth(secret()?),
+                Some(AuthChoice::ApiKey) => YtAuth::ApiKey(secret),
+                _ => YtAuth::OAuth(secret),
             };
             let mut source = YouTubeApi::new(transport, auth, target);
             if let Some(program) = yt_dlp {
@@ -570,10 +592,20 @@ pub async fn open<'t>(
             }
             Box::new(source)
         }
-        (Platform::Snapchat, Route::Web) => {
-            Box::new(SnapchatWeb::new(transport, t.to_string().parse()?))
-        }
-        (Platform::X, Route::Export) => {
+        Platform::Snapchat => return Err(no_snapchat_api()),
+    })
+}
+
+/// The export adapters. An export that names no account is filed under the one named (and
+/// compared with it otherwise).
+async fn export_source<'t>(
+    plan: &Plan,
+    fetch_links: bool,
+    transport: &'t Transport,
+) -> Result<Box<dyn Source + 't>> {
+    let given = plan.target.account_id();
+    Ok(match plan.platform {
+        Platform::X => {
             let [zip] = plan.exports.as_slice() else {
                 return Err(config(format!(
                     "an X archive is one zip; {} were given",
@@ -582,28 +614,28 @@ pub async fn open<'t>(
             };
             Box::new(XExport::open(zip).await?)
         }
-        (Platform::Instagram, Route::Export) => {
+        Platform::Instagram => {
             let mut source = InstagramExport::open(&plan.exports).await?;
             if let Some(id) = given {
                 source = source.with_account(id);
             }
             Box::new(source)
         }
-        (Platform::Facebook, Route::Export) => {
+        Platform::Facebook => {
             let mut source = FacebookExport::open(&plan.exports).await?;
             if let Some(id) = given {
                 source = source.with_account(id);
             }
             Box::new(source)
         }
-        (Platform::Youtube, Route::Export) => {
+        Platform::Youtube => {
             let mut source = YouTubeTakeout::open(&plan.exports).await?;
             if let Some(id) = given {
                 source = source.with_account(id);
             }
             Box::new(source)
         }
-        (Platform::Snapchat, Route::Export) => {
+        Platform::Snapchat => {
             let mut source = SnapchatExport::open(&plan.exports).await?;
             if let Some(id) = given {
                 source = source.with_account(id);
@@ -613,17 +645,7 @@ pub async fn open<'t>(
             }
             Box::new(source)
         }
-        (Platform::Snapchat, Route::Api) => return Err(no_snapchat_api()),
-        (p, Route::Web) => return Err(no_web_route(p)),
-        (_, Route::Manual) => {
-            return Err(config("manual evidence is packed with tawthiq bundle"));
-        }
-    };
-    Ok(Box::new(Bound {
-        inner,
-        target: plan.target,
-        check,
-    }))
+    })
 }
 
 /// A source whose account is compared with the one named before anything is stored.

@@ -16,7 +16,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use model::{AccountId, BundleId, Platform, Route};
 use runner::batch::{BatchOptions, BatchReport, BundleTemplate, Progress, run_batch};
 use runner::budgets::SharedBudgets;
-use runner::registry::{Registry, RegistrySources, SourceOptions};
+use runner::registry::{Registry, RegistryAccount, RegistrySources, SourceOptions};
 use runner::state::{AccountSpec, Location, Quota, StateStore, TokenBucket, WindowQuota};
 use runner::store::{BundleStore, StoreOptions};
 use serde_json::json;
@@ -247,7 +247,7 @@ async fn feed_registry(
     let path = registry.to_owned();
     let reader = tokio::task::spawn_blocking(move || {
         Registry::for_each_batch(&path, 1000, &mut |batch| {
-            let specs = batch.iter().map(|acct| acct.account_spec()).collect();
+            let specs = batch.iter().map(RegistryAccount::account_spec).collect();
             // A closed channel means the writer stopped on an error, reported below.
             let _ = tx.blocking_send(specs);
         })

@@ -224,3 +224,81 @@ fn one_account_on_two_lines_is_named_by_the_check_and_archived_once() {
     assert_eq!(summary["this_run"]["claimed"], 0, "{summary}");
     assert_eq!(setup.bundles().len(), 1);
 }
+
+/// A batch makes the choices `tawthiq archive` offers: a registry line with `auth = api_key`
+/// reads `YouTube` with the API key (`key=`), not as an OAuth bearer token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_line_reads_youtube_with_an_api_key() {
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    const KEY: &str = "AIza-test-key-not-a-real-one";
+    let json = |body: &str| {
+        ResponseTemplate::new(200).set_body_raw(body.as_bytes().to_vec(), "application/json")
+    };
+    let server = MockServer::start().await;
+    let api = "/googleapis/youtube/v3";
+    Mock::given(method("GET"))
+        .and(path(format!("{api}/channels")))
+        .and(query_param("key", KEY))
+        .respond_with(json(
+            r#"{"kind":"youtube#channelListResponse","pageInfo":{"totalResults":1,"resultsPerPage":5},
+            "items":[{"kind":"youtube#channel","id":"UCa1b2c3d4e5f6g7h8i9j0kL",
+            "snippet":{"title":"مدرسة الأمل","customUrl":"@alamalschool","publishedAt":"2019-02-01T08:00:00Z"},
+            "contentDetails":{"relatedPlaylists":{"uploads":"UUa1b2c3d4e5f6g7h8i9j0kL"}},
+            "statistics":{"viewCount":"0","subscriberCount":"3","hiddenSubscriberCount":false,"videoCount":"0"}}]}"#,
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{api}/playlistItems")))
+        .and(query_param("key", KEY))
+        .respond_with(json(
+            r#"{"kind":"youtube#playlistItemListResponse","pageInfo":{"totalResults":0,"resultsPerPage":50},"items":[]}"#,
+        ))
+        .mount(&server)
+        .await;
+    let setup = Setup::new("");
+    std::fs::write(
+        &setup.registry,
+        "entity_id,entity_name,entity_type,platform,account,route,credential,auth\n\
+         3001,مدرسة الأمل,school,youtube,@AlAmalSchool,api,AMAL_YT,api_key\n",
+    )
+    .unwrap();
+    let mut c = tawthiq();
+    c.current_dir(setup.dir.path())
+        .arg("run")
+        .arg(&setup.registry)
+        .args(["--state", &setup.state(), "--store"])
+        .arg(setup.store())
+        .arg("--key")
+        .arg(&setup.keys.secret)
+        .args(["--json", "--linger-secs", "0"])
+        .env(
+            "TAWTHIQ_HOSTS",
+            format!("www.googleapis.com={}/googleapis", server.uri()),
+        )
+        .env("TAWTHIQ_YT_DLP", "/nonexistent/yt-dlp")
+        .env("TAWTHIQ_CRED_AMAL_YT", KEY);
+    let o = tokio::task::spawn_blocking(move || run(&mut c))
+        .await
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    assert_eq!(summary["state"]["done"], 1, "{summary}");
+    let requests = server.received_requests().await.unwrap();
+    assert!(!requests.is_empty());
+    for r in &requests {
+        assert!(r.headers.get("authorization").is_none(), "{}", r.url);
+    }
+    let bundles = setup.bundles();
+    assert_eq!(bundles.len(), 1);
+    let name = bundles[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        name.starts_with("youtube-UCa1b2c3d4e5f6g7h8i9j0kL-"),
+        "{name}"
+    );
+}

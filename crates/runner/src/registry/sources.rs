@@ -117,9 +117,13 @@ impl RegistrySources {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(held);
         let first =
             |bundles: &[crate::state::BundleRecord]| bundles.iter().map(|b| b.completed_at).min();
-        let ours = first(&self.state.bundles(own).await.map_err(state_error)?);
+        let ours = first(&self.state.bundles(own).await.map_err(|e| state_error(&e))?);
         for other in others {
-            let theirs = self.state.bundles(other).await.map_err(state_error)?;
+            let theirs = self
+                .state
+                .bundles(other)
+                .await
+                .map_err(|e| state_error(&e))?;
             let Some(since) = first(&theirs) else {
                 continue;
             };
@@ -148,7 +152,7 @@ impl RegistrySources {
     }
 }
 
-fn state_error(e: crate::state::StateError) -> FetchError {
+fn state_error(e: &crate::state::StateError) -> FetchError {
     // A sink error: the batch retries it, as it does a full disk.
     FetchError::Sink(format!("run state: {e}"))
 }
