@@ -630,15 +630,18 @@ async fn capture_and_store(
             );
             Ok(Ended::Stale)
         }
-        // Another line recorded a bundle of this name (the same account, captured in the
-        // same second): this account's outcome, not the run's end. The next attempt finds
-        // that line's bundle and records the duplicate.
+        // A bundle of this name is recorded already: the same account captured in the same
+        // second by another registry line (another process's: this one's wait for each
+        // other) or by an earlier pass. This account's outcome, not the run's end: the next
+        // attempt gets a new second, or finds the other line's bundle and records the
+        // duplicate.
         Err(StateError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
             let _ = std::fs::remove_file(&published.path);
             let failure = Failure {
-                kind: "duplicate_account".into(),
+                kind: "bundle_id_taken".into(),
                 message: format!(
-                    "{}: bundle {} is already recorded for another registry line",
+                    "{}: bundle {} is recorded already (the same account, captured in the same \
+                     second); tried again",
                     claim.key, completion.bundle_id
                 ),
                 disposition: opts.backoff.disposition(
