@@ -111,10 +111,10 @@ impl RegistrySources {
         if others.is_empty() {
             return Ok(());
         }
-        let held = Busy::acquire(&self.busy, keys.iter().cloned().collect()).await;
+        let lock = Busy::acquire(&self.busy, keys.iter().cloned().collect()).await;
         *hold
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(held);
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(lock);
         let first =
             |bundles: &[crate::state::BundleRecord]| bundles.iter().map(|b| b.completed_at).min();
         let ours = first(&self.state.bundles(own).await.map_err(|e| state_error(&e))?);
