@@ -107,6 +107,24 @@ pub enum FetchError {
     /// Bad configuration (unknown host, invalid base URL, missing token). Terminal.
     #[error("{0}")]
     Config(String),
+    /// The account the capture holds is not the one named (an export put on the wrong registry
+    /// line, another account's token), or is the account of another registry line. Raised
+    /// before anything is stored: nothing is recorded as done and no bundle is published.
+    /// Terminal (the registry line, the export or the token must change).
+    #[error("{detail}")]
+    Identity {
+        problem: IdentityProblem,
+        detail: String,
+    },
+}
+
+/// Why a capture's account is refused ([`FetchError::Identity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityProblem {
+    /// The capture holds another account than the one named.
+    Mismatch,
+    /// Another registry line names the same account and archives it.
+    Duplicate,
 }
 
 fn until_text(until: Option<OffsetDateTime>) -> String {
@@ -220,6 +238,14 @@ impl FetchError {
             FetchError::Export { .. } => "bad_export",
             FetchError::Sink(_) => "storage",
             FetchError::Config(_) => "config",
+            FetchError::Identity {
+                problem: IdentityProblem::Mismatch,
+                ..
+            } => "identity_mismatch",
+            FetchError::Identity {
+                problem: IdentityProblem::Duplicate,
+                ..
+            } => "duplicate_account",
         }
     }
 

@@ -79,6 +79,9 @@ pub struct Opened<'a> {
     /// The account as the registry names it, to file an account-state answer under when the
     /// source fails before learning the account's id.
     pub fallback_account: Option<AccountId>,
+    /// Kept until the account's result is recorded, then dropped (the registry's sources hold
+    /// the account's identity busy this way, so another line naming the same account waits).
+    pub hold: Option<Box<dyn Send + Sync + 'a>>,
 }
 
 /// Why a claimed account's source could not be opened (a missing credential, an unreadable
@@ -505,6 +508,7 @@ async fn capture_and_store(
     let Opened {
         mut source,
         fallback_account,
+        hold: _hold,
     } = opened;
 
     let start = OffsetDateTime::now_utc();
@@ -641,6 +645,28 @@ async fn capture_and_store(
                 "the lease was taken over: this bundle is not recorded"
             );
             Ok(Ended::Stale)
+        }
+        // A bundle of this name is recorded already: the same account captured in the same
+        // second by another registry line (another process's: this one's wait for each
+        // other) or by an earlier pass. This account's outcome, not the run's end: the next
+        // attempt gets a new second, or finds the other line's bundle and records the
+        // duplicate.
+        Err(StateError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+            let _ = std::fs::remove_file(&published.path);
+            let failure = Failure {
+                kind: "bundle_id_taken".into(),
+                message: format!(
+                    "{}: bundle {} is recorded already (the same account, captured in the same \
+                     second); tried again",
+                    claim.key, completion.bundle_id
+                ),
+                disposition: opts.backoff.disposition(
+                    claim.attempt,
+                    true,
+                    OffsetDateTime::now_utc(),
+                ),
+            };
+            record_failure(shared, claim, &failure).await
         }
         Err(e) => Err(e.into()),
     }

@@ -16,7 +16,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use model::{AccountId, BundleId, Platform, Route};
 use runner::batch::{BatchOptions, BatchReport, BundleTemplate, Progress, run_batch};
 use runner::budgets::SharedBudgets;
-use runner::registry::Registry;
+use runner::registry::{Registry, RegistryAccount, RegistrySources, SourceOptions};
 use runner::state::{
     AccountSpec, Location, Quota, StateCounts, StateStore, TokenBucket, WindowQuota,
 };
@@ -25,7 +25,7 @@ use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use crate::Outcome;
-use crate::batch_sources::{RegistrySources, export_paths, resolve_credentials};
+use crate::batch_sources::resolve_credentials;
 use crate::config::{Config, PlatformLimits};
 use crate::progress::human_bytes;
 
@@ -91,6 +91,7 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
         "registry {} lists no accounts",
         a.registry.display()
     );
+    print_warnings(&a.registry, &checked.warnings);
     let credentials = resolve_credentials(&checked.credentials, cfg)?;
     let key = Arc::new(a.writer.signing_key(cfg)?);
     let timestamp = a.writer.timestamp(cfg)?;
@@ -156,10 +157,14 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
         let transport = Transport::new(fetch)?.with_gate(Arc::new(budgets));
         let sources = Arc::new(RegistrySources::new(
             transport,
+            a.registry.clone(),
             checked.keys,
             credentials,
-            cfg,
-            !a.no_fetch,
+            Arc::clone(&store),
+            SourceOptions {
+                yt_dlp: cfg.yt_dlp(),
+                fetch_links: !a.no_fetch,
+            },
         ));
 
         let start = OffsetDateTime::now_utc();
@@ -235,6 +240,15 @@ fn exit_outcome(counts: &StateCounts) -> Outcome {
     }
 }
 
+/// What the registry check found worth a look but not wrong (lines sharing an export file),
+/// one line each on stderr before the run starts.
+#[allow(clippy::print_stderr)]
+fn print_warnings(registry: &std::path::Path, warnings: &[runner::registry::Problem]) {
+    for warning in warnings {
+        eprintln!("tawthiq: warning: {}: {warning}", registry.display());
+    }
+}
+
 /// Feeds the registry into the run state a thousand accounts at a time (a reader thread
 /// parses the next batch while the last one is written); returns how many were new.
 async fn feed_registry(
@@ -246,17 +260,7 @@ async fn feed_registry(
     let path = registry.to_owned();
     let reader = tokio::task::spawn_blocking(move || {
         Registry::for_each_batch(&path, 1000, &mut |batch| {
-            let specs = batch
-                .into_iter()
-                .map(|acct| AccountSpec {
-                    key: acct.key(),
-                    platform: acct.platform,
-                    route: Some(acct.route.as_str().to_owned()),
-                    credential_ref: acct.credential,
-                    exports: export_paths(&acct.exports),
-                    account: acct.account,
-                })
-                .collect();
+            let specs = batch.iter().map(RegistryAccount::account_spec).collect();
             // A closed channel means the writer stopped on an error, reported below.
             let _ = tx.blocking_send(specs);
         })

@@ -22,14 +22,14 @@ const NOT_FOUND: &str = "الحساب \"noor.school\" غير موجود، أو �
 
 fn registry_csv() -> String {
     format!(
-        "entity_id,entity_name,entity_type,region,platform,account\n\
-         1001,{NOOR},school,الرياض,x,@Noor_School\n\
-         1001,{NOOR},school,الرياض,instagram,noor.school\n\
-         2001,{NORTH},office,الرياض,x,@NorthEdu\n\
-         2001,{NORTH},office,الرياض,youtube,@NorthRiyadhEdu\n\
-         ١٠٠٢,ثانوية الملك عبدالعزيز,مدرسة,مكة المكرمة,facebook,https://www.facebook.com/KAAZHigh\n\
-         1002,ثانوية الملك عبدالعزيز,مدرسة,مكة المكرمة,snapchat,kaaz.school\n\
-         4001,{YASMIN},club,الرياض,instagram,@yasmin.club\n"
+        "entity_id,entity_name,entity_type,region,platform,account,credential,exports\n\
+         1001,{NOOR},school,الرياض,x,@Noor_School,NOOR_X,\n\
+         1001,{NOOR},school,الرياض,instagram,noor.school,,noor-ig.zip\n\
+         2001,{NORTH},office,الرياض,x,@NorthEdu,NORTH_X,\n\
+         2001,{NORTH},office,الرياض,youtube,@NorthRiyadhEdu,NORTH_YT,\n\
+         ١٠٠٢,ثانوية الملك عبدالعزيز,مدرسة,مكة المكرمة,facebook,https://www.facebook.com/KAAZHigh,,kaaz-fb.zip\n\
+         1002,ثانوية الملك عبدالعزيز,مدرسة,مكة المكرمة,snapchat,kaaz.school,,\n\
+         4001,{YASMIN},club,الرياض,instagram,@yasmin.club,,yasmin.zip\n"
     )
 }
 

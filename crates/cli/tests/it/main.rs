@@ -5,6 +5,7 @@ mod support;
 mod batch_report;
 mod capture;
 mod errors;
+mod identity;
 mod independent_tools;
 mod meta;
 mod outcomes;

@@ -71,7 +71,7 @@ use crate::error::{FetchError, Result};
 use crate::media::{Missing, download_or_gap};
 use crate::platforms::meta::graph::{self, FACEBOOK_HOST, Graph, Pager, parse_page, parse_time};
 use crate::platforms::meta::signals::MetaSignals;
-use crate::source::{Report, Sink, Source};
+use crate::source::{Identity, Report, Sink, Source};
 use crate::source::{count, edge_gap};
 use crate::transport::{Document, Request, Transport};
 
@@ -937,6 +937,8 @@ impl Run<'_> {
         let info = parse_page_info(&doc.body, &doc.url)?;
         let account =
             AccountId::new(&info.id).map_err(|e| malformed(&doc.url, format!("Page id: {e}")))?;
+        let who = Identity::new(Some(&info.id), info.username.as_deref());
+        self.sink.identify(&who).await?;
         self.sink.begin(&account).await?;
         let mut prof = profile(&info);
         for (what, r) in ["the profile picture", "the cover photo"]

@@ -67,7 +67,7 @@ use crate::error::{FetchError, Result};
 use crate::media::{Missing, download_or_gap};
 use crate::platforms::meta::graph::{self, Graph, Pager, count_field, malformed, str_field};
 use crate::platforms::meta::signals::MetaSignals;
-use crate::source::{Report, Sink, Source};
+use crate::source::{Identity, Report, Sink, Source};
 use crate::source::{count, edge_gap};
 use crate::transport::{Document, Request, Transport};
 
@@ -278,6 +278,20 @@ pub fn parse_account(body: &[u8], url: &str) -> Result<IgAccount> {
         follows: count_field(&v, "follows_count"),
         media_count: count_field(&v, "media_count"),
     })
+}
+
+/// Who `/me` or `/{ig-user-id}` says the account is: the Instagram user id and, when the
+/// answer also carries the app-scoped `id` (Instagram Login's `/me`), that one too, since a
+/// registry may name the account by either.
+fn identity(body: &[u8], account: &IgAccount) -> Identity {
+    let mut who = Identity::new(Some(&account.id), account.username.as_deref());
+    let scoped = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| id_field(&v, "id"));
+    if let Some(id) = scoped.filter(|id| *id != account.id) {
+        who.ids.push(id);
+    }
+    who
 }
 
 /// A personal account has no API: say what to do instead.
@@ -818,6 +832,7 @@ impl Run<'_> {
         check_professional(&account)?;
         let account_id =
             AccountId::new(&account.id).map_err(|e| bad(&doc.url, format!("account id: {e}")))?;
+        self.sink.identify(&identity(&doc.body, &account)).await?;
         self.sink.begin(&account_id).await?;
         let mut prof = profile(&account);
         if let Some(pic) = &account.picture {

@@ -79,7 +79,7 @@ use url::Url;
 
 use crate::error::{FetchError, Result};
 use crate::media::{Missing, download_or_gap};
-use crate::source::{Report, Sink, Source, count};
+use crate::source::{Identity, Report, Sink, Source, count};
 use crate::transport::{Request, Transport};
 
 /// Where a profile page lives; `www.snapchat.com` is rewritable through the `HostMap`.
@@ -809,6 +809,10 @@ impl Run<'_> {
     #[allow(clippy::too_many_lines)]
     async fn capture(&mut self, target: &SnapTarget) -> Result<Report> {
         let username = target.username();
+        // The page is asked for by username and is that username's page: the name is the
+        // identity (an account-state answer is published with the page that says so).
+        let who = Identity::new(None, Some(target.username()));
+        self.sink.identify(&who).await?;
         self.sink.begin(&target.account_id()).await?;
         let ua_hint = if browser_like(&self.transport.config().user_agent) {
             String::new()

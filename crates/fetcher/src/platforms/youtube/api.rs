@@ -78,7 +78,7 @@ use super::ytdlp::{self, FileStream, RunError, YtDlp};
 use crate::auth::{Auth, Secret};
 use crate::error::{FetchError, Result};
 use crate::media::{Missing, download_or_gap, is_per_file};
-use crate::source::{Report, Sink, Source, count};
+use crate::source::{Identity, Report, Sink, Source, count};
 use crate::transport::{Document, Request, Transport};
 
 const API: &str = "https://www.googleapis.com/youtube/v3/";
@@ -1095,6 +1095,8 @@ impl Run<'_> {
             parse_channel(&doc.body, &doc.url).map_err(FetchError::about_account)?;
         let account = AccountId::new(&channel.id)
             .map_err(|e| malformed(&doc.url, format!("channel id: {e}")))?;
+        let who = Identity::new(Some(&channel.id), channel.snippet.custom_url.as_deref());
+        self.sink.identify(&who).await?;
         self.sink.begin(&account).await?;
         self.channel_id.clone_from(&channel.id);
         let mut prof = profile(&channel);
