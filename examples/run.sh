@@ -27,7 +27,15 @@ export TAWTHIQ_STATE="sqlite://$out/state.db" TAWTHIQ_STORE="$out/bundles"
 registry=examples/registry/offline.csv
 
 echo "== tawthiq run $registry (state $TAWTHIQ_STATE, bundles in $TAWTHIQ_STORE)"
-"$tawthiq" run "$registry" --no-fetch --organization "وزارة التعليم" --scratch "$out/scratch"
+# Exit 3 is a truthful "partial": with --no-fetch, the Snapchat memories listed with download
+# links are gaps (see README "Outcomes and exit codes"); anything else stops the tour.
+code=0
+"$tawthiq" run "$registry" --no-fetch --organization "وزارة التعليم" --scratch "$out/scratch" || code=$?
+case $code in
+  0) ;;
+  3) echo "(exit 3: every account recorded, some partial; the gaps are listed in each bundle)" ;;
+  *) exit "$code" ;;
+esac
 
 echo
 echo "== tawthiq status"

@@ -1,10 +1,12 @@
 //! `tawthiq`: archive official social-media accounts into signed evidence bundles, and verify them.
 //!
 //! Each command is a short module under `commands/`: an args struct, one library call, rendering.
-//! Exit codes: 0 success (for `verify`: every bundle valid), 2 `verify` found an invalid bundle,
-//! 3 `archive`/`import` published a bundle but the capture stopped early (its gaps say why),
-//! 1 the command could not run (nothing was published), 130 / 143 stopped by SIGINT / SIGTERM
-//! (after cleaning up: see `signals`).
+//! Exit codes (one table, in the README): 0 complete (for `verify`: every bundle valid), 1 the
+//! command could not run, 2 `verify` found an invalid bundle, 3 partial (a bundle with gaps),
+//! 4 unavailable (the account-level answer says the account is gone, suspended or private),
+//! 5 failed (nothing trustworthy captured, nothing published), 6 `run` stopped with accounts
+//! still waiting (retries, deferrals), 130 / 143 stopped by SIGINT / SIGTERM (after cleaning up:
+//! see `signals`). A batch exits with the most serious of its accounts' outcomes.
 
 mod batch_sources;
 mod commands;
@@ -56,13 +58,50 @@ enum Command {
     Report(commands::report::Args),
 }
 
-/// Outcome of a command that ran: success, or "ran and found a problem" (verify).
+/// Outcome of a command that ran, as its exit code says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outcome {
+    /// 0: complete; for `verify`, every bundle valid.
     Ok,
+    /// 3: a bundle was published with gaps (each named in it).
+    Partial,
+    /// 4: the account-level answer says the account does not exist, is suspended or private.
+    Unavailable,
+    /// 6: `run` stopped with accounts still waiting (retries, deferrals).
+    Waiting,
+    /// 5: a capture failed: nothing trustworthy was captured, nothing published.
+    Failed,
+    /// 2: `verify` found an invalid bundle.
     Invalid,
-    /// `archive` / `import`: a bundle was published, but the capture stopped early.
-    Incomplete,
 }
+
+impl Outcome {
+    /// The outcome of one capture.
+    pub fn of_capture(outcome: model::Outcome) -> Outcome {
+        match outcome {
+            model::Outcome::Complete => Outcome::Ok,
+            model::Outcome::Partial => Outcome::Partial,
+            model::Outcome::Unavailable => Outcome::Unavailable,
+            model::Outcome::Failed => Outcome::Failed,
+        }
+    }
+
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Ok => 0,
+            Outcome::Invalid => 2,
+            Outcome::Partial => 3,
+            Outcome::Unavailable => 4,
+            Outcome::Failed => 5,
+            Outcome::Waiting => 6,
+        }
+    }
+}
+
+/// A capture that failed with nothing published: printed as an error line, exit code 5.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CaptureFailed(pub String);
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -88,9 +127,7 @@ fn main() -> ExitCode {
         Command::Report(a) => commands::report::run(&a, &cfg),
     });
     match result {
-        Ok(Outcome::Ok) => ExitCode::SUCCESS,
-        Ok(Outcome::Invalid) => ExitCode::from(2),
-        Ok(Outcome::Incomplete) => ExitCode::from(3),
+        Ok(outcome) => ExitCode::from(outcome.code()),
         Err(e) => {
             // One line: the error and its causes, outermost first.
             let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
@@ -98,10 +135,16 @@ fn main() -> ExitCode {
             {
                 eprintln!("tawthiq: error: {}", dedup_chain(&chain));
             }
-            // Stopped by SIGINT or SIGTERM: 128 + the signal's number (see `signals`).
+            // Stopped by SIGINT or SIGTERM: 128 + the signal's number (see `signals`); a
+            // capture that failed with nothing published: 5; anything else could not run: 1.
+            let failed = e
+                .chain()
+                .any(|c| c.downcast_ref::<CaptureFailed>().is_some());
             let code = e
                 .downcast_ref::<signals::Interrupted>()
-                .map_or(1, |i| i.signal.exit_code());
+                .map_or(if failed { Outcome::Failed.code() } else { 1 }, |i| {
+                    i.signal.exit_code()
+                });
             ExitCode::from(code)
         }
     }

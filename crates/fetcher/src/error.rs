@@ -5,17 +5,27 @@
 
 use std::time::Duration;
 
-use model::Platform;
+use model::{Platform, Unavailability};
 use time::OffsetDateTime;
 
 pub type Result<T, E = FetchError> = std::result::Result<T, E>;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
-    /// The account or item does not exist (deleted, unknown id). Terminal.
+    /// The account-level lookup (the profile, channel or page itself) says the account does not
+    /// exist, is suspended, deactivated or private. Terminal; the answer is the evidence, and
+    /// the capture's outcome is `unavailable`. Only [`FetchError::about_account`] makes it: a
+    /// sub-resource that answers "not found" is a gap, never an unavailable account.
+    #[error("account unavailable ({state}): {detail}")]
+    Unavailable {
+        state: Unavailability,
+        detail: String,
+    },
+    /// An item, edge or file does not exist (deleted, unknown id). Terminal for that request.
     #[error("not found: {detail}")]
     NotFound { detail: String },
-    /// The platform suspended the account. Terminal: the evidence is the response itself.
+    /// The platform answers "suspended" (for the account itself once passed through
+    /// [`FetchError::about_account`]). Terminal.
     #[error("account suspended: {detail}")]
     Suspended { detail: String },
     /// Private or protected, and the token may not read it. Terminal.
@@ -97,6 +107,24 @@ pub enum FetchError {
     /// Bad configuration (unknown host, invalid base URL, missing token). Terminal.
     #[error("{0}")]
     Config(String),
+    /// The account the capture holds is not the one named (an export put on the wrong registry
+    /// line, another account's token), or is the account of another registry line. Raised
+    /// before anything is stored: nothing is recorded as done and no bundle is published.
+    /// Terminal (the registry line, the export or the token must change).
+    #[error("{detail}")]
+    Identity {
+        problem: IdentityProblem,
+        detail: String,
+    },
+}
+
+/// Why a capture's account is refused ([`FetchError::Identity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityProblem {
+    /// The capture holds another account than the one named.
+    Mismatch,
+    /// Another registry line names the same account and archives it.
+    Duplicate,
 }
 
 fn until_text(until: Option<OffsetDateTime>) -> String {
@@ -121,20 +149,76 @@ impl FetchError {
         )
     }
 
-    /// Whether the error describes the account itself (evidence worth publishing), not our
-    /// failure to reach it.
+    /// Whether the error is an account-level answer about the account itself (evidence worth
+    /// publishing as an `unavailable` capture), not our failure to reach part of it.
     pub fn is_account_state(&self) -> bool {
+        matches!(self, FetchError::Unavailable { .. })
+    }
+
+    /// What an answer to the *account-level* lookup means: "not found", "suspended" and
+    /// "protected" there describe the account, so they become [`FetchError::Unavailable`].
+    /// Adapters call this on the profile/channel/page lookup only, never on edges or files.
+    #[must_use]
+    pub fn about_account(self) -> FetchError {
+        match self {
+            FetchError::NotFound { detail } => FetchError::Unavailable {
+                state: Unavailability::NotFound,
+                detail,
+            },
+            FetchError::Suspended { detail } => FetchError::Unavailable {
+                state: Unavailability::Suspended,
+                detail,
+            },
+            FetchError::Protected { detail } => FetchError::Unavailable {
+                state: Unavailability::Protected,
+                detail,
+            },
+            other => other,
+        }
+    }
+
+    /// Whether trying the whole capture again later may do better: a retryable error, a
+    /// deferral or spent quota, or trouble storing the capture (a full disk may clear up).
+    pub fn is_transient(&self) -> bool {
+        self.is_retryable()
+            || matches!(
+                self,
+                FetchError::Deferred { .. }
+                    | FetchError::QuotaExhausted { .. }
+                    | FetchError::Sink(_)
+            )
+    }
+
+    /// Whether the platform refused this one request (not found, private, an HTTP error):
+    /// another edge, page or file of the same account may still be read, so a capture records
+    /// a gap naming what was refused and goes on.
+    pub fn is_refusal(&self) -> bool {
         matches!(
             self,
             FetchError::NotFound { .. }
                 | FetchError::Suspended { .. }
                 | FetchError::Protected { .. }
+                | FetchError::Http { .. }
         )
+    }
+
+    /// For an account-level answer: what it said.
+    pub fn unavailability(&self) -> Option<Unavailability> {
+        match self {
+            FetchError::Unavailable { state, .. } => Some(*state),
+            _ => None,
+        }
     }
 
     /// A stable, short name for scripts (`--json`) and the state store.
     pub fn kind(&self) -> &'static str {
         match self {
+            FetchError::Unavailable { state, .. } => match state {
+                Unavailability::NotFound => "account_not_found",
+                Unavailability::Suspended => "account_suspended",
+                Unavailability::Protected => "account_protected",
+                Unavailability::Deactivated => "account_deactivated",
+            },
             FetchError::NotFound { .. } => "not_found",
             FetchError::Suspended { .. } => "suspended",
             FetchError::Protected { .. } => "protected",
@@ -154,6 +238,14 @@ impl FetchError {
             FetchError::Export { .. } => "bad_export",
             FetchError::Sink(_) => "storage",
             FetchError::Config(_) => "config",
+            FetchError::Identity {
+                problem: IdentityProblem::Mismatch,
+                ..
+            } => "identity_mismatch",
+            FetchError::Identity {
+                problem: IdentityProblem::Duplicate,
+                ..
+            } => "duplicate_account",
         }
     }
 

@@ -29,12 +29,13 @@ pub mod media;
 pub mod memory_sink;
 pub mod platforms;
 pub mod source;
+pub mod sources;
 pub mod transport;
 
 pub use auth::{Auth, Secret};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{FetchConfig, HostMap, RateLimits, RetryPolicy};
-pub use error::{FetchError, Result};
+pub use error::{FetchError, IdentityProblem, Result};
 pub use memory_sink::MemorySink;
-pub use source::{ByteStream, MemoryStream, Report, Sink, Source, Stored};
+pub use source::{ByteStream, Identity, MemoryStream, Report, Sink, Source, Stored};
 pub use transport::{Document, Request, Transport};

@@ -9,10 +9,12 @@ use model::{AccountId, CaptureLogEntry, ContentId, Gap, Item, Profile};
 use sha2::{Digest, Sha256};
 
 use crate::error::Result;
-use crate::source::{ByteStream, Sink, Stored};
+use crate::source::{ByteStream, Identity, Sink, Stored};
 
 #[derive(Debug, Default)]
 pub struct MemorySink {
+    /// What the source said about the account it holds ([`Sink::identify`]).
+    pub identity: Option<Identity>,
     pub account: Option<AccountId>,
     /// `(endpoint, ext, body, where)`, in capture order.
     pub documents: Vec<(String, String, Bytes, Stored)>,
@@ -90,6 +92,11 @@ fn stored(path: String, body: &[u8], duplicate: bool) -> Stored {
 
 #[async_trait]
 impl Sink for MemorySink {
+    async fn identify(&mut self, who: &Identity) -> Result<()> {
+        self.identity = Some(who.clone());
+        Ok(())
+    }
+
     async fn begin(&mut self, account: &AccountId) -> Result<()> {
         self.account = Some(account.clone());
         Ok(())

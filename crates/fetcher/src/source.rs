@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use model::{AccountId, CaptureLogEntry, ContentId, Gap, Item, Platform, Profile, Route};
+use model::{
+    AccountId, CaptureLogEntry, ContentId, Gap, GapReason, Item, Platform, Profile, Route,
+};
 
 use crate::error::{FetchError, Result};
 
@@ -51,13 +53,63 @@ impl ByteStream for MemoryStream {
     }
 }
 
+/// The account a capture holds, as the platform's answer or the export names it: what the
+/// account named on a command line or registry line is compared with
+/// ([`Target::confirm`](crate::sources::Target::confirm)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// The account's ids as delivered (X user id, Instagram user id, Page id, channel id);
+    /// empty when the source names none (a Download Your Information export has no id).
+    pub ids: Vec<String>,
+    /// The handle or username as delivered, without `@`.
+    pub handle: Option<String>,
+}
+
+impl Identity {
+    pub fn new(id: Option<&str>, handle: Option<&str>) -> Identity {
+        Identity {
+            ids: id.into_iter().map(str::to_owned).collect(),
+            handle: handle
+                .map(|h| h.trim().trim_start_matches('@').to_owned())
+                .filter(|h| !h.is_empty()),
+        }
+    }
+
+    /// Whether the source names its account at all.
+    pub fn is_known(&self) -> bool {
+        !self.ids.is_empty() || self.handle.is_some()
+    }
+}
+
+impl std::fmt::Display for Identity {
+    /// `1234 (@name)`, `1234`, `@name`, or `an account it does not name`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.ids.first(), &self.handle) {
+            (Some(id), Some(h)) => write!(f, "{id} (@{h})"),
+            (Some(id), None) => f.write_str(id),
+            (None, Some(h)) => write!(f, "@{h}"),
+            (None, None) => f.write_str("an account it does not name"),
+        }
+    }
+}
+
 /// What a source emits. Implemented by whoever drives a capture.
 ///
 /// Contract for implementers: bodies are stored byte-exact and hashed as they stream; a body
 /// whose stream fails is not stored at all; `begin` comes before any store (events before it
 /// may be buffered).
+///
+/// Contract for sources: [`Sink::identify`] is called once, with what the platform or export
+/// says about the account, before [`Sink::begin`].
 #[async_trait]
 pub trait Sink: Send {
+    /// The account the capture holds, as soon as the source has read who it is and before
+    /// [`Sink::begin`], so that a driver which knows the account that was named can refuse
+    /// another one while nothing is stored yet. The default accepts any account.
+    async fn identify(&mut self, who: &Identity) -> Result<()> {
+        let _ = who;
+        Ok(())
+    }
     /// The account being captured, as soon as the source knows its stable id.
     async fn begin(&mut self, account: &AccountId) -> Result<()>;
     /// An API document (or web page), byte-exact, as `data/original/api/<seq>-<endpoint>.<ext>`.
@@ -114,6 +166,24 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
         format!("1 {one}")
     } else {
         format!("{n} {many}")
+    }
+}
+
+/// The gap for an edge, page or lookup of the account that the platform refused
+/// ([`FetchError::is_refusal`]): it names what could not be read and why, and the capture goes
+/// on with the other edges. Never evidence that the account is gone.
+pub fn edge_gap(what: &str, url: Option<&str>, e: &FetchError) -> Gap {
+    let reason = match e {
+        FetchError::NotFound { .. }
+        | FetchError::Protected { .. }
+        | FetchError::Suspended { .. } => GapReason::Unavailable,
+        _ => GapReason::Other,
+    };
+    Gap {
+        reason,
+        detail: format!("{what} could not be read: {e}"),
+        item_id: None,
+        url: url.map(str::to_owned),
     }
 }
 

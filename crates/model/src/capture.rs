@@ -80,9 +80,112 @@ pub struct Gap {
     pub url: Option<String>,
 }
 
+/// How a capture ended: exactly one of four, and the state, reports, summaries and exit codes
+/// all say the same one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Everything the route can reach was captured; no gap.
+    Complete,
+    /// Content was captured, but something is missing: every failed edge, page or file (and an
+    /// early stop) is a gap naming it.
+    Partial,
+    /// An account-level answer (the profile, channel or page itself) says the account does not
+    /// exist, is suspended, deactivated or private; that answer is the evidence in the bundle.
+    Unavailable,
+    /// Nothing trustworthy was captured; no bundle.
+    Failed,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Complete,
+        Outcome::Partial,
+        Outcome::Unavailable,
+        Outcome::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Complete => "complete",
+            Outcome::Partial => "partial",
+            Outcome::Unavailable => "unavailable",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    /// The outcome of a capture that produced a bundle: `unavailable` when the account-level
+    /// answer said so, else `complete` exactly when there is no gap (an early stop is a gap).
+    pub fn of_bundle(unavailable: Option<Unavailability>, gaps: usize) -> Outcome {
+        match (unavailable, gaps) {
+            (Some(_), _) => Outcome::Unavailable,
+            (None, 0) => Outcome::Complete,
+            (None, _) => Outcome::Partial,
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Outcome {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| format!("unknown outcome {s:?}"))
+    }
+}
+
+/// What an account-level answer said about the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unavailability {
+    /// No such account (never existed, deleted, or a typo in the registry).
+    NotFound,
+    /// Suspended by the platform.
+    Suspended,
+    /// Private or protected: the account exists but this route may not read it.
+    Protected,
+    /// Deactivated by its owner (pending deletion).
+    Deactivated,
+}
+
+impl Unavailability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unavailability::NotFound => "not_found",
+            Unavailability::Suspended => "suspended",
+            Unavailability::Protected => "protected",
+            Unavailability::Deactivated => "deactivated",
+        }
+    }
+}
+
+impl std::fmt::Display for Unavailability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unavailability::NotFound => "not found",
+            Unavailability::Suspended => "suspended",
+            Unavailability::Protected => "private or protected",
+            Unavailability::Deactivated => "deactivated",
+        })
+    }
+}
+
 /// `data/derived/completeness.json`: what the platform says exists vs what was captured.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Completeness {
+    /// How the capture ended (absent in bundles written before outcomes were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// For an `unavailable` outcome: what the account-level answer said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<Unavailability>,
     /// Counts the platform reports (e.g. `posts`, `videos`, `followers`), where it reports any.
     pub platform_reported: BTreeMap<String, u64>,
     /// What this bundle holds (e.g. `posts`, `media`, `files`).

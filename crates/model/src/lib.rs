@@ -19,6 +19,6 @@ mod ids;
 mod item;
 pub mod redact;
 
-pub use capture::{CaptureLogEntry, Completeness, Gap, GapReason};
+pub use capture::{CaptureLogEntry, Completeness, Gap, GapReason, Outcome, Unavailability};
 pub use ids::{AccountId, BundleId, ContentId, IdError, Platform, Route};
 pub use item::{Item, ItemKind, MediaRef, Profile, Rendition};

@@ -95,6 +95,7 @@ async fn main() {
                     .await
                     .expect("heartbeat");
                 let done = Completion {
+                    outcome: model::Outcome::Complete,
                     bundle_id: format!("{}-20251122T000000Z", c.key.replace([':', '@'], "-")),
                     location: format!("file:///bundles/{}.tar.zst", c.key),
                     items: 12,
@@ -120,7 +121,7 @@ async fn main() {
     let run_cpu = cpu_seconds() - cpu1;
     let run_wall = t1.elapsed().as_secs_f64();
     let summary = store.summary().await.expect("summary");
-    assert_eq!(summary.counts().done, accounts as u64);
+    assert_eq!(summary.counts().complete, accounts as u64);
     assert_eq!(completed, accounts as u64);
 
     let db_bytes: u64 = ["", "-wal", "-shm"]

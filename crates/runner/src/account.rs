@@ -1,14 +1,17 @@
 //! Capture one account: run a [`Source`] into a [`BundleSink`], then write the completeness
-//! statement and publish a signed bundle.
+//! statement and publish a signed bundle whose [`Outcome`] is recorded in it.
 //!
-//! What gets published:
-//! - a complete capture: always;
-//! - a capture stopped early (quota, deferral, a broken response after content was stored):
-//!   the partial bundle, with the stop recorded as a gap and an "incomplete" statement, so
-//!   nothing already captured is lost;
-//! - an account-state answer (suspended, deleted, protected): a bundle holding that answer,
-//!   since it is the evidence an auditor needs;
-//! - a failure before anything was captured (bad token, unreachable host): nothing.
+//! What gets published, and its outcome:
+//! - a capture that ran to the end: `complete` when it has no gap, else `partial`;
+//! - a capture stopped early after content was stored (a broken response, an expired token,
+//!   a refused request): `partial`, with the stop recorded as a gap, so nothing already
+//!   captured is lost — at once when trying again cannot help, and for a stop that may clear
+//!   up (network, quota) only when `publish_partial` says so (a batch's last attempt);
+//! - an account-level answer (the profile, channel or page says the account does not exist,
+//!   is suspended, deactivated or private): `unavailable`, a bundle holding that answer, since
+//!   it is the evidence an auditor needs;
+//! - anything else (nothing captured, bad token, unreachable host): nothing, and the caller
+//!   records the account as `failed`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,7 +20,7 @@ use std::sync::Arc;
 use archive::signing::SecretKey;
 use archive::{Published, TimestampOptions, WriterOptions};
 use fetcher::{FetchError, Report, Sink, Source};
-use model::{AccountId, BundleId, Completeness, Gap, GapReason};
+use model::{AccountId, BundleId, Completeness, Gap, GapReason, Outcome};
 use time::OffsetDateTime;
 
 use crate::bundle_sink::{BundleSink, Counts};
@@ -42,6 +45,8 @@ pub struct AccountOptions {
 /// The result of one account's capture.
 #[derive(Debug)]
 pub struct AccountOutcome {
+    /// `complete`, `partial` or `unavailable` (a failure is an `Err`, with nothing published).
+    pub outcome: Outcome,
     pub published: Option<Published>,
     pub bundle_id: Option<BundleId>,
     pub report: Report,
@@ -54,7 +59,7 @@ pub struct AccountOutcome {
 
 impl AccountOutcome {
     pub fn is_complete(&self) -> bool {
-        self.error.is_none() && self.published.is_some()
+        self.outcome == Outcome::Complete
     }
 }
 
@@ -73,8 +78,11 @@ pub async fn capture_account(
         Err(e) => (Report::default(), Some(e)),
     };
     if let Some(e) = &error {
-        let worth_publishing =
-            e.is_account_state() || (opts.publish_partial && sink.captured_content());
+        // A stop that may clear up is worth a new attempt rather than a partial bundle, unless
+        // this is the last attempt; one that cannot (a refusal, a changed format, an expired
+        // token) keeps what was captured at once.
+        let worth_publishing = e.is_account_state()
+            || (sink.captured_content() && (opts.publish_partial || !e.is_transient()));
         if !worth_publishing {
             return Err(e.clone());
         }
@@ -84,14 +92,18 @@ pub async fn capture_account(
                 _ => return Err(e.clone()),
             }
         }
-        sink.gap(stop_gap(e)).await?;
+        if !e.is_account_state() {
+            sink.gap(stop_gap(e)).await?;
+        }
     }
     if !sink.has_begun() {
         return Err(FetchError::Sink(
             "the source finished without naming the account".into(),
         ));
     }
-    let completeness = completeness(&report, &sink, error.as_ref());
+    let unavailable = error.as_ref().and_then(FetchError::unavailability);
+    let outcome = Outcome::of_bundle(unavailable, sink.gaps.len());
+    let completeness = completeness(&report, &sink, error.as_ref(), outcome);
     let published = sink
         .finish(
             completeness.clone(),
@@ -100,6 +112,7 @@ pub async fn capture_account(
         )
         .await?;
     Ok(AccountOutcome {
+        outcome,
         bundle_id: Some(published.bundle_id.clone()),
         published: Some(published),
         report,
@@ -110,7 +123,8 @@ pub async fn capture_account(
     })
 }
 
-/// The gap that records why a capture stopped.
+/// The gap that records why a capture stopped (never for an account-level answer, which is
+/// the `unavailable` outcome itself).
 fn stop_gap(e: &FetchError) -> Gap {
     let reason = match e {
         FetchError::QuotaExhausted { .. }
@@ -123,13 +137,18 @@ fn stop_gap(e: &FetchError) -> Gap {
     };
     Gap {
         reason,
-        detail: format!("capture stopped: {e}"),
+        detail: format!("capture stopped early: {e}; everything after this point is missing"),
         item_id: None,
         url: None,
     }
 }
 
-fn completeness(report: &Report, sink: &BundleSink, error: Option<&FetchError>) -> Completeness {
+fn completeness(
+    report: &Report,
+    sink: &BundleSink,
+    error: Option<&FetchError>,
+    outcome: Outcome,
+) -> Completeness {
     let mut captured: BTreeMap<String, u64> = report.captured.clone();
     let c = &sink.counts;
     captured.insert("items".into(), c.items);
@@ -140,21 +159,37 @@ fn completeness(report: &Report, sink: &BundleSink, error: Option<&FetchError>) 
         captured.insert("export_files".into(), c.export_files);
         captured.insert("export_bytes".into(), c.export_bytes);
     }
-    let statement = match error {
-        None if report.statement.is_empty() => format!(
-            "complete: {} items, {} media files; {} known gaps listed",
-            c.items,
-            c.media,
-            sink.gaps.len()
-        ),
-        None => report.statement.clone(),
-        Some(e) if e.is_account_state() => format!("account unavailable at capture time: {e}"),
-        Some(e) => format!(
-            "incomplete: the capture stopped early ({}); {} items and {} media files were captured before it",
-            e, c.items, c.media
-        ),
+    let gaps = sink.gaps.len();
+    let listed = match gaps {
+        0 => "no gap".to_owned(),
+        1 => "1 gap listed".to_owned(),
+        n => format!("{n} gaps listed"),
     };
+    // The statement opens with the outcome, so that it never says more than the outcome does.
+    let said = report
+        .statement
+        .trim_start_matches("complete: ")
+        .trim_start_matches("incomplete: ");
+    let statement = match (outcome, error) {
+        (Outcome::Unavailable, Some(e)) => format!(
+            "unavailable: the account-level answer says so ({e}); that answer is stored in this \
+             bundle as the evidence"
+        ),
+        (_, Some(e)) => format!(
+            "partial: the capture stopped early ({e}); {} items and {} media files were \
+             captured before it; {listed}",
+            c.items, c.media
+        ),
+        (_, None) if said.is_empty() => format!(
+            "{outcome}: {} items, {} media files; {listed}",
+            c.items, c.media
+        ),
+        (_, None) => format!("{outcome}: {said}"),
+    };
+    let unavailable = error.and_then(FetchError::unavailability);
     Completeness {
+        outcome: Some(outcome),
+        unavailable,
         platform_reported: report.platform_reported.clone(),
         captured,
         gaps: sink.gaps.clone(),

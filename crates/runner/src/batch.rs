@@ -17,11 +17,14 @@
 //!   stale, and its uploaded object removed (unless the account's new holder recorded it).
 //! - **Stopping.** See [`Stop`]: captures in flight are dropped and put back; uploads under
 //!   way finish first unless told `Now`. Each worker removes its scratch folder when it stops.
-//! - **Partial captures.** A capture stopped by a quota is discarded and the account deferred
-//!   to the announced time: the next attempt captures it whole. Other failures are retried
-//!   with backoff; on the last attempt whatever was captured is published (with a gap and an
-//!   "incomplete" statement) rather than lost. Account-state answers (suspended, deleted,
-//!   protected) are the evidence and are published at once.
+//! - **Outcomes.** A recorded bundle puts its account in the state of its outcome: `complete`
+//!   (no gap), `partial` (gaps, each named in the bundle) or `unavailable` (the account-level
+//!   answer says the account does not exist, is suspended or private: that answer is the
+//!   evidence, published at once). A capture stopped by a quota is discarded and the account
+//!   deferred to the announced time: the next attempt captures it whole. A stop that may clear
+//!   up (the network) is retried with backoff, and on the last attempt whatever was captured is
+//!   published as `partial` rather than lost; a stop that cannot (a refused request, an expired
+//!   token) publishes the partial capture at once. Nothing captured is `failed`.
 //! - **The previous bundle.** Each new bundle names the account's last recorded one
 //!   (`Previous-Bundle-Tagmanifest-SHA256` in `bag-info.txt`), and the state records it.
 //! - **When to stop.** A worker with nothing to claim waits for work due within
@@ -39,7 +42,7 @@ use archive::verify::{self, VerifyOptions};
 use archive::{TimestampOptions, WriterOptions};
 use async_trait::async_trait;
 use fetcher::{FetchError, Source};
-use model::{AccountId, BundleId, ContentId, Platform};
+use model::{AccountId, BundleId, ContentId, Outcome, Platform};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 
@@ -124,6 +127,9 @@ pub struct Opened<'a> {
     /// The account as the registry names it, to file an account-state answer under when the
     /// source fails before learning the account's id.
     pub fallback_account: Option<AccountId>,
+    /// Kept until the account's result is recorded, then dropped (the registry's sources hold
+    /// the account's identity busy this way, so another line naming the same account waits).
+    pub hold: Option<Box<dyn Send + Sync + 'a>>,
 }
 
 /// Why a claimed account's source could not be opened (a missing credential, an unreadable
@@ -216,7 +222,9 @@ pub enum Stop {
 #[derive(Debug, Default)]
 pub struct PlatformProgress {
     pub started: AtomicU64,
-    pub done: AtomicU64,
+    pub complete: AtomicU64,
+    pub partial: AtomicU64,
+    pub unavailable: AtomicU64,
     pub failed: AtomicU64,
     pub retry: AtomicU64,
     pub deferred: AtomicU64,
@@ -273,7 +281,9 @@ impl Progress {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchReport {
     pub claimed: u64,
-    pub done: u64,
+    pub complete: u64,
+    pub partial: u64,
+    pub unavailable: u64,
     pub failed: u64,
     pub retry: u64,
     pub deferred: u64,
@@ -313,7 +323,8 @@ struct Shared {
 /// How one claimed account ended, in this worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ended {
-    Done,
+    /// A bundle was recorded with this outcome (complete, partial or unavailable).
+    Recorded(Outcome),
     Retry,
     Failed,
     Deferred,
@@ -368,7 +379,9 @@ pub async fn run_batch(
         match joined {
             Ok(Ok(r)) => {
                 report.claimed += r.claimed;
-                report.done += r.done;
+                report.complete += r.complete;
+                report.partial += r.partial;
+                report.unavailable += r.unavailable;
                 report.failed += r.failed;
                 report.retry += r.retry;
                 report.deferred += r.deferred;
@@ -436,9 +449,14 @@ async fn worker(shared: &Shared, name: &str) -> Result<BatchReport, BatchError> 
         let ended = process(shared, name, &claim).await?;
         let p = shared.progress.platform(claim.platform);
         match ended {
-            Ended::Done => {
-                report.done += 1;
-                p.done.fetch_add(1, Ordering::Relaxed);
+            Ended::Recorded(outcome) => {
+                let (mine, theirs) = match outcome {
+                    Outcome::Partial => (&mut report.partial, &p.partial),
+                    Outcome::Unavailable => (&mut report.unavailable, &p.unavailable),
+                    Outcome::Complete | Outcome::Failed => (&mut report.complete, &p.complete),
+                };
+                *mine += 1;
+                theirs.fetch_add(1, Ordering::Relaxed);
             }
             Ended::Retry => {
                 report.retry += 1;
@@ -585,6 +603,7 @@ async fn capture_and_store(
     let Opened {
         mut source,
         fallback_account,
+        hold: _hold,
     } = opened;
 
     let start = OffsetDateTime::now_utc();
@@ -683,6 +702,7 @@ async fn capture_and_store(
         }
     };
     let completion = Completion {
+        outcome: outcome.outcome,
         bundle_id: published.bundle_id.to_string(),
         location,
         items: outcome.counts.items,
@@ -744,7 +764,7 @@ async fn capture_and_store(
             let p = shared.progress.platform(claim.platform);
             p.bytes.fetch_add(completion.bytes, Ordering::Relaxed);
             p.items.fetch_add(completion.items, Ordering::Relaxed);
-            Ok(Ended::Done)
+            Ok(Ended::Recorded(completion.outcome))
         }
         Err(StateError::Fenced { .. }) => {
             tracing::warn!(
@@ -754,6 +774,28 @@ async fn capture_and_store(
             );
             drop_stale_upload(shared, claim, &name, &completion.bundle_id).await?;
             Ok(Ended::Stale)
+        }
+        // A bundle of this name is recorded already: the same account captured in the same
+        // second by another registry line (another process's: this one's wait for each
+        // other) or by an earlier pass. This account's outcome, not the run's end: the next
+        // attempt gets a new second, or finds the other line's bundle and records the
+        // duplicate.
+        Err(StateError::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+            let _ = std::fs::remove_file(&published.path);
+            let failure = Failure {
+                kind: "bundle_id_taken".into(),
+                message: format!(
+                    "{}: bundle {} is recorded already (the same account, captured in the same \
+                     second); tried again",
+                    claim.key, completion.bundle_id
+                ),
+                disposition: opts.backoff.disposition(
+                    claim.attempt,
+                    true,
+                    OffsetDateTime::now_utc(),
+                ),
+            };
+            record_failure(shared, claim, &failure).await
         }
         Err(e) => Err(e.into()),
     }

@@ -8,7 +8,13 @@
 //!   [`RegistryAccount::key`] (`x:@madrasat_alnoor`) names it in the state store;
 //! - an account listed twice, even spelled differently, is an error;
 //! - a credential is only a *name* (`NOOR_X`), looked up later as `TAWTHIQ_CRED_NOOR_X` or
-//!   `cred_noor_x` in the secrets file; a value that looks like a token is refused.
+//!   `cred_noor_x` in the secrets file; a value that looks like a token is refused;
+//! - the route, credential, auth choice, export files and account must make a capture the
+//!   sources accept ([`fetcher::sources::Plan::new`], the same check a worker's claim and
+//!   `tawthiq archive` go through), so a line its adapter would refuse is refused here;
+//! - lines that list the same export file are named together as a warning ([`Checked`]):
+//!   they may be one account written two ways (archived once: the run records the other line
+//!   as its duplicate) or an export put on the wrong line (its identity check fails that line).
 //!
 //! Problems are collected, not stopped at: [`RegistryError::Invalid`] lists every one (up to
 //! [`MAX_PROBLEMS`]), each on one line with its line number and what to fix.
@@ -25,6 +31,7 @@
 //! ```
 
 pub mod handle;
+pub mod sources;
 
 mod csv_format;
 mod toml_format;
@@ -34,6 +41,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use fetcher::sources::{Plan, SourceRequest};
 use model::Platform;
 
 /// How many problems an error lists; the rest are counted.
@@ -118,49 +126,11 @@ fn words(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The route a batch run should take for an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum RoutePreference {
-    /// Let the runner choose (exports when given, then the API with a credential, then web).
-    #[default]
-    Auto,
-    Api,
-    Export,
-    Web,
-}
-
-impl RoutePreference {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RoutePreference::Auto => "auto",
-            RoutePreference::Api => "api",
-            RoutePreference::Export => "export",
-            RoutePreference::Web => "web",
-        }
-    }
-}
-
-impl fmt::Display for RoutePreference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RoutePreference {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "" | "auto" => Ok(RoutePreference::Auto),
-            "api" => Ok(RoutePreference::Api),
-            "export" => Ok(RoutePreference::Export),
-            "web" => Ok(RoutePreference::Web),
-            _ => Err(format!(
-                "route {:?} is unknown: use api, export, web or auto (empty means auto)",
-                s.trim()
-            )),
-        }
-    }
-}
+/// The route a batch run should take for an account, and the auth choice of an API line: the
+/// rules are the sources' own ([`fetcher::sources`]), which the registry check applies to every
+/// line.
+pub use fetcher::sources::{AuthChoice, RoutePreference};
+pub use sources::{RegistrySources, SourceOptions};
 
 /// A school, office, administration, club, attaché or school abroad.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +154,9 @@ pub struct RegistryAccount {
     pub route: RoutePreference,
     /// A credential *name*, upper-case ASCII; see [`RegistryAccount::credential_env_var`].
     pub credential: Option<String>,
+    /// How the API credential is used, where the platform offers a choice (Instagram Login or
+    /// Facebook Login; a `YouTube` OAuth token or API key); `None`: the platform's default.
+    pub auth: Option<AuthChoice>,
     /// The owner's export files, for route `export` (or `auto`). [`Registry::load`] resolves
     /// relative paths against the registry's directory; the `parse_*` functions keep them.
     pub exports: Vec<PathBuf>,
@@ -205,6 +178,41 @@ impl RegistryAccount {
     /// The credential's key in the secrets file; see [`credential_secrets_key`].
     pub fn credential_secrets_key(&self) -> Option<String> {
         self.credential.as_deref().map(credential_secrets_key)
+    }
+
+    /// The route as the run state keeps it: `auto`, `api`, `export` or `web`, followed by the
+    /// auth choice after a `/` when the line makes one (`api/api_key`); read back with
+    /// [`parse_route_text`].
+    pub fn route_text(&self) -> String {
+        match self.auth {
+            None => self.route.as_str().to_owned(),
+            Some(auth) => format!("{}/{auth}", self.route),
+        }
+    }
+
+    /// The account as the run state takes it: everything a worker needs to open its source
+    /// travels in the claim.
+    pub fn account_spec(&self) -> crate::state::AccountSpec {
+        crate::state::AccountSpec {
+            key: self.key(),
+            platform: self.platform,
+            account: self.account.clone(),
+            route: Some(self.route_text()),
+            credential_ref: self.credential.clone(),
+            exports: self
+                .exports
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+        }
+    }
+}
+
+/// A route as [`RegistryAccount::route_text`] writes it (an empty text is `auto`).
+pub fn parse_route_text(text: &str) -> Result<(RoutePreference, Option<AuthChoice>), String> {
+    match text.split_once('/') {
+        None => Ok((text.parse()?, None)),
+        Some((route, auth)) => Ok((route.parse()?, Some(auth.parse()?))),
     }
 }
 
@@ -298,6 +306,8 @@ pub struct Checked {
     pub credentials: BTreeSet<String>,
     /// The accounts' keys, 8 bytes each.
     pub keys: KeySet,
+    /// What is worth a look but runs: lines that list an export file another line lists too.
+    pub warnings: Vec<Problem>,
 }
 
 /// A set of account keys kept as 64-bit hashes: a batch run asks whether a claimed account is
@@ -339,16 +349,29 @@ impl Registry {
         Ok(Registry { accounts })
     }
 
+    /// The line that lists the account with this key, read from the file (a run names the
+    /// other line of a duplicate account this way, without holding the registry).
+    pub fn line_of(path: impl AsRef<Path>, key: &str) -> Result<Option<usize>, RegistryError> {
+        let mut line = None;
+        Registry::read(path.as_ref(), &mut |a| {
+            if line.is_none() && a.key() == key {
+                line = Some(a.line);
+            }
+        })?;
+        Ok(line)
+    }
+
     /// Validates a registry and lists its credential names, keeping one key per account
     /// (for duplicates) but not the accounts: a batch run checks a registry of any size this
     /// way before it changes anything, then feeds it with [`Registry::for_each_batch`].
     pub fn check(path: impl AsRef<Path>) -> Result<Checked, RegistryError> {
         let mut checked = Checked::default();
-        Registry::read(path.as_ref(), &mut |a| {
+        let warnings = Registry::read(path.as_ref(), &mut |a| {
             checked.accounts += 1;
             checked.keys.insert(&a.key());
             checked.credentials.extend(a.credential);
         })?;
+        checked.warnings = warnings;
         Ok(checked)
     }
 
@@ -375,8 +398,12 @@ impl Registry {
     }
 
     /// Reads the file (a CSV streamed line by line, a TOML whole), handing each valid account
-    /// to `sink` with its export paths resolved against the registry's directory.
-    fn read(path: &Path, sink: &mut dyn FnMut(RegistryAccount)) -> Result<(), RegistryError> {
+    /// to `sink` with its export paths resolved against the registry's directory; returns the
+    /// warnings.
+    fn read(
+        path: &Path,
+        sink: &mut dyn FnMut(RegistryAccount),
+    ) -> Result<Vec<Problem>, RegistryError> {
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -491,6 +518,7 @@ pub(crate) struct RawAccount {
     pub account: Option<String>,
     pub route: Option<String>,
     pub credential: Option<String>,
+    pub auth: Option<String>,
     /// Already split into entries (CSV: at `;`, `,` or `،`).
     pub exports: Vec<String>,
 }
@@ -505,6 +533,9 @@ pub(crate) struct Builder<'s> {
     seen: HashMap<Box<str>, (usize, Box<str>)>,
     /// entity id → (entity, line) of its first listing.
     entities: HashMap<String, (Entity, usize)>,
+    /// Hash of an export path (as resolved lexically) → the line that first lists it.
+    exports: HashMap<u64, usize>,
+    warnings: Vec<Problem>,
 }
 
 impl<'s> Builder<'s> {
@@ -515,6 +546,8 @@ impl<'s> Builder<'s> {
             total: 0,
             seen: HashMap::new(),
             entities: HashMap::new(),
+            exports: HashMap::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -636,6 +669,14 @@ impl<'s> Builder<'s> {
                 .map_err(|message| self.problem(place, message))
                 .ok(),
         };
+        let auth = match non_empty(raw.auth) {
+            None => Some(None),
+            Some(a) => a
+                .parse::<AuthChoice>()
+                .map(Some)
+                .map_err(|message| self.problem(place, message))
+                .ok(),
+        };
         let exports: Vec<PathBuf> = raw
             .exports
             .iter()
@@ -643,11 +684,8 @@ impl<'s> Builder<'s> {
             .filter(|e| !e.is_empty())
             .map(PathBuf::from)
             .collect();
-        if let Some(route) = route {
-            self.route_fits_exports(place, route, &exports);
-        }
-        let (Some(platform), Some(account), Some(route), Some(credential)) =
-            (platform, account, route, credential)
+        let (Some(platform), Some(account), Some(route), Some(credential), Some(auth)) =
+            (platform, account, route, credential, auth)
         else {
             return;
         };
@@ -663,6 +701,7 @@ impl<'s> Builder<'s> {
             account,
             route,
             credential,
+            auth,
             exports,
             line,
         };
@@ -678,6 +717,21 @@ impl<'s> Builder<'s> {
             return;
         }
         self.seen.insert(key.into(), (line, written.trim().into()));
+        // The sources' own rules: a line its adapter would refuse is refused here, not when a
+        // worker claims it.
+        let request = SourceRequest {
+            platform,
+            route,
+            account: Some(&candidate.account),
+            has_credential: candidate.credential.is_some(),
+            auth,
+            exports: &candidate.exports,
+        };
+        if let Err(e) = Plan::new(&request) {
+            self.problem(place, e.to_string());
+            return;
+        }
+        self.shared_exports(line, &candidate.exports);
         // Once a problem is found nothing more is handed on: the registry will be refused.
         if let Some(entity) = entity
             && self.total == 0
@@ -708,25 +762,38 @@ impl<'s> Builder<'s> {
         None
     }
 
-    fn route_fits_exports(&mut self, place: &Place, route: RoutePreference, exports: &[PathBuf]) {
-        match route {
-            RoutePreference::Export if exports.is_empty() => self.problem(
-                place,
-                "route is export but no export file is given: list the owner's export files in \
-                 exports",
-            ),
-            RoutePreference::Api | RoutePreference::Web if !exports.is_empty() => {
-                let message = format!(
-                    "export files are given but the route is {route}: set the route to export or \
-                     auto, or remove the exports"
-                );
-                self.problem(place, message);
+    /// Names the lines that list an export file an earlier line lists too.
+    fn shared_exports(&mut self, line: usize, exports: &[PathBuf]) {
+        for export in exports {
+            // `a/./b.zip` and `a/b.zip` are one file; links are not followed (the file may not
+            // be there yet).
+            let normal: PathBuf = export
+                .components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .collect();
+            let hash = KeySet::hash(&normal.to_string_lossy());
+            match self.exports.get(&hash) {
+                Some(&first) if first != line && self.warnings.len() < MAX_PROBLEMS => {
+                    self.warnings.push(Problem {
+                        line: Some(line),
+                        context: None,
+                        message: format!(
+                            "export {} is also listed on line {first}: if both lines name one \
+                         account it is archived once (the other line is recorded as its \
+                         duplicate); an export of another account fails its line",
+                            export.display()
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    self.exports.insert(hash, line);
+                }
             }
-            _ => {}
         }
     }
 
-    fn finish(self) -> Result<(), RegistryError> {
+    fn finish(self) -> Result<Vec<Problem>, RegistryError> {
         if self.total > 0 {
             return Err(RegistryError::Invalid {
                 path: None,
@@ -734,7 +801,7 @@ impl<'s> Builder<'s> {
                 total: self.total,
             });
         }
-        Ok(())
+        Ok(self.warnings)
     }
 }
 

@@ -1,14 +1,12 @@
-//! `tawthiq archive <platform> <account>`: capture one account through the platform's API into
-//! a verified bundle. The token comes from `TAWTHIQ_<PLATFORM>_TOKEN` or the secrets file.
+//! `tawthiq archive <platform> <account>`: capture one account through the platform's API (or
+//! Snapchat's public page) into a verified bundle. The token comes from
+//! `TAWTHIQ_<PLATFORM>_TOKEN` or the secrets file; the adapter, and what it accepts as an
+//! account, are the source registry's ([`fetcher::sources`]).
 
 use anyhow::bail;
 use fetcher::Transport;
-use fetcher::platforms::facebook::api::{FacebookApi, PageTarget};
-use fetcher::platforms::instagram::api::{IgTarget, InstagramApi, Login};
-use fetcher::platforms::snapchat::web::{SnapTarget, SnapchatWeb};
-use fetcher::platforms::x::api::{Target, XApi};
-use fetcher::platforms::youtube::api::{ChannelTarget, YouTubeApi, YtAuth};
-use model::{AccountId, Platform};
+use fetcher::sources::{self, AuthChoice, Plan, RoutePreference, SourceRequest, SourceSpec};
+use model::Platform;
 
 use super::capture::{self, BundleFlags};
 use crate::Outcome;
@@ -18,9 +16,10 @@ use crate::config::Config;
 pub struct Args {
     /// x, instagram, facebook, youtube or snapchat.
     platform: Platform,
-    /// x: `me` (the token's owner) or `@handle`; instagram: `me` or the Instagram account id;
-    /// facebook: `me` (the Page a Page token belongs to) or the Page id; youtube: `mine`,
-    /// `@handle` or the channel id (`UC…`); snapchat: the public profile's username.
+    /// x: `me` (the token's owner), `@handle` or the numeric user id; instagram: `me` or the
+    /// Instagram account id; facebook: `me` (the Page a Page token belongs to) or the Page id;
+    /// youtube: `mine`, `@handle` or the channel id (`UC…`); snapchat: the public profile's
+    /// username. The account the platform answers with must be this one.
     account: String,
     /// instagram: which login issued the token: `instagram` (Instagram Login,
     /// graph.instagram.com, the default) or `facebook` (Facebook Login, graph.facebook.com).
@@ -41,10 +40,6 @@ enum LoginArg {
 }
 
 pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
-    let transport = Transport::new(cfg.fetch_config()?)?;
-    let rt = super::runtime()?;
-    // An explicit id or handle names the bundle if the account turns out suspended or gone.
-    let fallback = |named: Option<&str>| named.and_then(|n| AccountId::new(n).ok());
     // A flag meant for another platform is a mistake worth saying, not ignoring.
     if a.login.is_some() && a.platform != Platform::Instagram {
         bail!("--login applies to instagram only");
@@ -52,68 +47,59 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
     if a.yt_dlp.is_some() && a.platform != Platform::Youtube {
         bail!("--yt-dlp applies to youtube only");
     }
-    match a.platform {
-        Platform::X => {
-            let target: Target = a.account.parse()?;
-            let named = match &target {
-                Target::Username(name) => Some(name.as_str()),
-                Target::Me => None,
-            };
-            let fallback = fallback(named);
-            let mut source = XApi::new(&transport, cfg.token(a.platform)?, target);
-            capture::run(&rt, &mut source, &a.bundle, cfg, fallback)
+    // YouTube: the owner's OAuth token reads private videos and captions, an API key only
+    // public data; whichever is set decides.
+    let youtube = if a.platform == Platform::Youtube {
+        match (cfg.secret("youtube_token")?, cfg.secret("youtube_api_key")?) {
+            (Some(token), _) => Some((AuthChoice::OAuth, token)),
+            (None, Some(key)) => Some((AuthChoice::ApiKey, key)),
+            (None, None) => None,
         }
-        Platform::Instagram => {
-            let target: IgTarget = a.account.parse()?;
-            let fallback = fallback(match &target {
-                IgTarget::Id(id) => Some(id.as_str()),
-                IgTarget::Me => None,
-            });
-            let login = match a.login {
-                None | Some(LoginArg::Instagram) => Login::Instagram,
-                Some(LoginArg::Facebook) => Login::Facebook,
-            };
-            let token = cfg.token(a.platform)?;
-            let mut source = InstagramApi::new(&transport, token, login, target);
-            capture::run(&rt, &mut source, &a.bundle, cfg, fallback)
-        }
-        Platform::Facebook => {
-            let target: PageTarget = a.account.parse()?;
-            let fallback = fallback(match &target {
-                PageTarget::Id(id) => Some(id.as_str()),
-                PageTarget::Me => None,
-            });
-            let mut source = FacebookApi::new(&transport, cfg.token(a.platform)?, target);
-            capture::run(&rt, &mut source, &a.bundle, cfg, fallback)
-        }
-        Platform::Youtube => {
-            let target: ChannelTarget = a.account.parse()?;
-            let fallback = fallback(match &target {
-                ChannelTarget::Id(id) => Some(id.as_str()),
-                ChannelTarget::Handle(h) => Some(h.as_str()),
-                ChannelTarget::Mine => None,
-            });
-            // The owner's OAuth token reads private videos and captions; an API key only
-            // public data.
-            let auth = match (cfg.secret("youtube_token")?, cfg.secret("youtube_api_key")?) {
-                (Some(token), _) => YtAuth::OAuth(token),
-                (None, Some(key)) => YtAuth::ApiKey(key),
-                (None, None) => bail!(
-                    "no youtube credentials: set TAWTHIQ_YOUTUBE_TOKEN (the owner's OAuth token) or TAWTHIQ_YOUTUBE_API_KEY (public data only), or put youtube_token / youtube_api_key in the secrets file"
-                ),
-            };
-            let mut source = YouTubeApi::new(&transport, auth, target);
-            if let Some(program) = a.yt_dlp.clone().or_else(|| cfg.yt_dlp()) {
-                source = source.with_yt_dlp(program);
-            }
-            capture::run(&rt, &mut source, &a.bundle, cfg, fallback)
-        }
-        Platform::Snapchat => {
-            // A public profile page: no token.
-            let target: SnapTarget = a.account.parse()?;
-            let fallback = AccountId::new(&target.to_string()).ok();
-            let mut source = SnapchatWeb::new(&transport, target);
-            capture::run(&rt, &mut source, &a.bundle, cfg, fallback)
-        }
-    }
+    } else {
+        None
+    };
+    let auth = match (a.platform, a.login, &youtube) {
+        (Platform::Instagram, Some(LoginArg::Facebook), _) => Some(AuthChoice::FacebookLogin),
+        (Platform::Instagram, _, _) => Some(AuthChoice::InstagramLogin),
+        (Platform::Youtube, _, Some((auth, _))) => Some(*auth),
+        _ => None,
+    };
+    // Snapchat profiles are public pages; every other platform is read through its API.
+    let web = a.platform == Platform::Snapchat;
+    let plan = Plan::new(&SourceRequest {
+        platform: a.platform,
+        route: if web {
+            RoutePreference::Web
+        } else {
+            RoutePreference::Api
+        },
+        account: Some(&a.account),
+        has_credential: !web,
+        auth,
+        exports: &[],
+    })?;
+    let credential = match (a.platform, youtube) {
+        (Platform::Snapchat, _) => None,
+        (Platform::Youtube, Some((_, secret))) => Some(secret),
+        (Platform::Youtube, None) => bail!(
+            "no youtube credentials: set TAWTHIQ_YOUTUBE_TOKEN (the owner's OAuth token) or TAWTHIQ_YOUTUBE_API_KEY (public data only), or put youtube_token / youtube_api_key in the secrets file"
+        ),
+        (platform, _) => Some(cfg.token(platform)?),
+    };
+    let transport = Transport::new(cfg.fetch_config()?)?;
+    let rt = super::runtime()?;
+    // The account named files the bundle if the platform answers that it is suspended or gone.
+    let fallback = plan.fallback_account();
+    let yt_dlp = if a.platform == Platform::Youtube {
+        a.yt_dlp.clone().or_else(|| cfg.yt_dlp())
+    } else {
+        None
+    };
+    let spec = SourceSpec {
+        credential,
+        yt_dlp,
+        ..SourceSpec::new(plan)
+    };
+    let mut source = rt.block_on(sources::open(spec, &transport))?;
+    capture::run(&rt, source.as_mut(), &a.bundle, cfg, fallback)
 }

@@ -15,7 +15,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::config::Config;
-use crate::{Outcome, progress};
+use crate::{CaptureFailed, Outcome, progress};
 
 /// Where and how the bundle is written.
 #[derive(clap::Args)]
@@ -31,7 +31,8 @@ pub struct BundleFlags {
 }
 
 /// Runs `source` into a bundle, verifies it, prints the summary.
-/// Exit: 0 complete, 3 published but incomplete (see gaps), 1 nothing published.
+/// Exit: 0 complete, 3 partial (see gaps), 4 unavailable (the answer is in the bundle),
+/// 5 failed (nothing published).
 pub fn run(
     rt: &tokio::runtime::Runtime,
     source: &mut dyn Source,
@@ -70,7 +71,9 @@ pub fn run(
         // exit.
         let mut signals = crate::signals::Signals::listen()?;
         tokio::select! {
-            outcome = capture => outcome.map_err(|e| anyhow::anyhow!("{e}")),
+            outcome = capture => outcome.map_err(|e| anyhow::Error::new(CaptureFailed(format!(
+                "{platform} capture failed, nothing was published: {e}"
+            )))),
             signal = signals.next() => Err(crate::signals::Interrupted {
                 signal,
                 message: "nothing was published".into(),
@@ -105,11 +108,7 @@ pub fn run(
                 ))
         );
     }
-    Ok(if outcome.is_complete() {
-        Outcome::Ok
-    } else {
-        Outcome::Incomplete
-    })
+    Ok(Outcome::of_capture(outcome.outcome))
 }
 
 #[allow(clippy::print_stdout)]
@@ -128,7 +127,9 @@ fn print_summary(
             "bundle_id": published.bundle_id.to_string(),
             "platform": platform.as_str(),
             "account": published.bundle_id.account.as_str(),
+            "outcome": o.outcome.as_str(),
             "complete": o.is_complete(),
+            "unavailable": o.completeness.as_ref().and_then(|c| c.unavailable),
             "stopped": o.error.as_ref().map(|e| json!({"kind": e.kind(), "message": e.to_string()})),
             "items": c.items,
             "media_files": c.media,
@@ -188,6 +189,7 @@ fn print_summary(
             o.gaps.len() - 8
         );
     }
+    println!("outcome    {}", o.outcome);
     println!("status     {statement}");
     println!("verified   {}", if valid { "VALID" } else { "INVALID" });
     Ok(())

@@ -522,6 +522,7 @@ th,td{border:1px solid #bbb;padding:.25rem .5rem;vertical-align:top}\
 th{background:#eee;position:sticky;top:0}th small{display:block;font-weight:normal;color:#555}\
 td.n{text-align:left;font-variant-numeric:tabular-nums}\
 tr.failed td{background:#fde8e8}tr.not_in_state td{background:#fff3d6}\
+tr.partial td{background:#fff8e1}tr.unavailable td{background:#f3e5f5}\
 tr.retry td,tr.deferred td{background:#eef4ff}";
 
 fn html(rows: &[Row], columns: &[Column], location: &str) -> String {

@@ -16,14 +16,16 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use model::{AccountId, BundleId, Platform, Route};
 use runner::batch::{BatchOptions, BatchReport, BundleTemplate, Progress, Stop, run_batch};
 use runner::budgets::SharedBudgets;
-use runner::registry::Registry;
-use runner::state::{AccountSpec, Location, Quota, StateStore, TokenBucket, WindowQuota};
+use runner::registry::{Registry, RegistryAccount, RegistrySources, SourceOptions};
+use runner::state::{
+    AccountSpec, Location, Quota, StateCounts, StateStore, TokenBucket, WindowQuota,
+};
 use runner::store::{BundleStore, StoreOptions};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
 use crate::Outcome;
-use crate::batch_sources::{RegistrySources, export_paths, resolve_credentials};
+use crate::batch_sources::resolve_credentials;
 use crate::config::{Config, PlatformLimits};
 use crate::progress::human_bytes;
 
@@ -92,6 +94,7 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
         "registry {} lists no accounts",
         a.registry.display()
     );
+    print_warnings(&a.registry, &checked.warnings);
     let credentials = resolve_credentials(&checked.credentials, cfg)?;
     let key = Arc::new(a.writer.signing_key(cfg)?);
     let timestamp = a.writer.timestamp(cfg)?;
@@ -191,10 +194,14 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
         let transport = Transport::new(fetch)?.with_gate(Arc::new(budgets));
         let sources = Arc::new(RegistrySources::new(
             transport,
+            a.registry.clone(),
             checked.keys,
             credentials,
-            cfg,
-            !a.no_fetch,
+            Arc::clone(&store),
+            SourceOptions {
+                yt_dlp: cfg.yt_dlp(),
+                fetch_links: !a.no_fetch,
+            },
         ));
 
         let start = OffsetDateTime::now_utc();
@@ -247,8 +254,7 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
         }
         let summary = store.summary().await?;
         print_summary(&report, &summary, &a.state, a.json)?;
-        let counts = summary.counts();
-        Ok(if report.interrupted {
+        if report.interrupted {
             let signal = first_signal
                 .get()
                 .copied()
@@ -259,12 +265,8 @@ pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
                     .into(),
             }
             .into());
-        } else if counts.failed + counts.retry + counts.deferred + counts.pending == 0 {
-            // Accounts still running belong to other processes of the same run.
-            Outcome::Ok
-        } else {
-            Outcome::Incomplete
-        })
+        }
+        Ok(exit_outcome(&summary.counts()))
     })
 }
 
@@ -290,6 +292,31 @@ async fn stop_on_signals(
     let _ = stop.send(Stop::Now);
 }
 
+/// The most serious outcome among the run state's accounts: failed, then still waiting, then
+/// unavailable, then partial. Accounts still running belong to other processes of the same run.
+fn exit_outcome(counts: &StateCounts) -> Outcome {
+    if counts.failed > 0 {
+        Outcome::Failed
+    } else if counts.retry + counts.deferred + counts.pending > 0 {
+        Outcome::Waiting
+    } else if counts.unavailable > 0 {
+        Outcome::Unavailable
+    } else if counts.partial > 0 {
+        Outcome::Partial
+    } else {
+        Outcome::Ok
+    }
+}
+
+/// What the registry check found worth a look but not wrong (lines sharing an export file),
+/// one line each on stderr before the run starts.
+#[allow(clippy::print_stderr)]
+fn print_warnings(registry: &std::path::Path, warnings: &[runner::registry::Problem]) {
+    for warning in warnings {
+        eprintln!("tawthiq: warning: {}: {warning}", registry.display());
+    }
+}
+
 /// Feeds the registry into the run state a thousand accounts at a time (a reader thread
 /// parses the next batch while the last one is written); returns how many were new.
 async fn feed_registry(
@@ -301,17 +328,7 @@ async fn feed_registry(
     let path = registry.to_owned();
     let reader = tokio::task::spawn_blocking(move || {
         Registry::for_each_batch(&path, 1000, &mut |batch| {
-            let specs = batch
-                .into_iter()
-                .map(|acct| AccountSpec {
-                    key: acct.key(),
-                    platform: acct.platform,
-                    route: Some(acct.route.as_str().to_owned()),
-                    credential_ref: acct.credential,
-                    exports: export_paths(&acct.exports),
-                    account: acct.account,
-                })
-                .collect();
+            let specs = batch.iter().map(RegistryAccount::account_spec).collect();
             // A closed channel means the writer stopped on an error, reported below.
             let _ = tx.blocking_send(specs);
         })
@@ -412,8 +429,8 @@ fn quotas(cfg: &Config) -> anyhow::Result<Vec<(Platform, Quota)>> {
     Ok(out)
 }
 
-/// One progress bar per platform: accounts finished of the platform's total, with done,
-/// failed, deferred, bytes and rate; ETA from the rate. Hidden when stderr is not a terminal.
+/// One progress bar per platform: accounts finished of the platform's total, with each
+/// outcome, deferred, bytes and rate; ETA from the rate. Hidden when stderr is not a terminal.
 struct Bars {
     multi: MultiProgress,
     ticker: tokio::task::JoinHandle<()>,
@@ -436,7 +453,7 @@ impl Bars {
             if only.is_some_and(|o| !o.contains(&p.platform)) {
                 continue;
             }
-            let finished_before = p.counts.done + p.counts.failed;
+            let finished_before = p.counts.recorded() + p.counts.failed;
             let bar = multi.add(ProgressBar::new(p.counts.total()));
             bar.set_style(style.clone());
             bar.set_prefix(p.platform.as_str());
@@ -450,15 +467,18 @@ impl Bars {
             loop {
                 for (platform, bar, before) in &rows {
                     let f = progress.platform(*platform);
-                    let done = f.done.load(Ordering::Relaxed);
+                    let complete = f.complete.load(Ordering::Relaxed);
+                    let partial = f.partial.load(Ordering::Relaxed);
+                    let unavailable = f.unavailable.load(Ordering::Relaxed);
                     let failed = f.failed.load(Ordering::Relaxed);
+                    let finished = complete + partial + unavailable + failed;
                     let bytes = f.bytes.load(Ordering::Relaxed) + progress.live_bytes(*platform);
                     let secs = started.elapsed().as_secs_f64().max(0.001);
                     #[allow(clippy::cast_precision_loss)]
-                    let rate = (done + failed) as f64 / secs;
-                    bar.set_position(before + done + failed);
+                    let rate = finished as f64 / secs;
+                    bar.set_position(before + finished);
                     bar.set_message(format!(
-                        "done {done} · failed {failed} · deferred {} · retry {} · running {} · {} · {rate:.1} acct/s",
+                        "complete {complete} · partial {partial} · unavailable {unavailable} · failed {failed} · deferred {} · retry {} · running {} · {} · {rate:.1} acct/s",
                         f.deferred.load(Ordering::Relaxed),
                         f.retry.load(Ordering::Relaxed),
                         progress.running(*platform),
@@ -493,9 +513,11 @@ fn print_summary(
                 (
                     p.platform.as_str(),
                     json!({
-                        "total": p.counts.total(), "done": p.counts.done, "failed": p.counts.failed,
-                        "retry": p.counts.retry, "deferred": p.counts.deferred,
-                        "pending": p.counts.pending, "running": p.counts.running,
+                        "total": p.counts.total(), "complete": p.counts.complete,
+                        "partial": p.counts.partial, "unavailable": p.counts.unavailable,
+                        "failed": p.counts.failed, "retry": p.counts.retry,
+                        "deferred": p.counts.deferred, "pending": p.counts.pending,
+                        "running": p.counts.running,
                         "items": p.items, "media": p.media, "bytes": p.bytes,
                     }),
                 )
@@ -503,22 +525,28 @@ fn print_summary(
             .collect();
         let out = json!({
             "this_run": {
-                "claimed": report.claimed, "done": report.done, "failed": report.failed,
-                "retry": report.retry, "deferred": report.deferred, "stale": report.stale,
-                "next_due": report.next_due.map(rfc3339),
+                "claimed": report.claimed, "complete": report.complete,
+                "partial": report.partial, "unavailable": report.unavailable,
+                "failed": report.failed, "retry": report.retry, "deferred": report.deferred,
+                "stale": report.stale, "next_due": report.next_due.map(rfc3339),
             },
-            "state": { "total": counts.total(), "done": counts.done, "failed": counts.failed,
-                "retry": counts.retry, "deferred": counts.deferred, "pending": counts.pending,
-                "running": counts.running },
+            "state": { "total": counts.total(), "complete": counts.complete,
+                "partial": counts.partial, "unavailable": counts.unavailable,
+                "failed": counts.failed, "retry": counts.retry, "deferred": counts.deferred,
+                "pending": counts.pending, "running": counts.running },
+            "exit_code": exit_outcome(&counts).code(),
             "platforms": platforms,
         });
         println!("{}", serde_json::to_string_pretty(&out).context("summary")?);
         return Ok(());
     }
     println!(
-        "this run: {} accounts claimed: {} done, {} failed, {} to retry, {} deferred{}",
+        "this run: {} accounts claimed: {} complete, {} partial, {} unavailable, {} failed, {} \
+         to retry, {} deferred{}",
         report.claimed,
-        report.done,
+        report.complete,
+        report.partial,
+        report.unavailable,
         report.failed,
         report.retry,
         report.deferred,
@@ -529,22 +557,29 @@ fn print_summary(
         }
     );
     for p in &summary.platforms {
+        let c = &p.counts;
         println!(
-            "  {:<9} {:>6}/{:<6} done  {:>5} failed  {:>5} retry  {:>5} deferred  {:>5} pending  {}",
+            "  {:<9} {:>6}/{:<6} complete {:>5} partial {:>5} unavailable {:>5} failed {:>5} \
+             retry {:>5} deferred {:>5} pending  {}",
             p.platform.as_str(),
-            p.counts.done,
-            p.counts.total(),
-            p.counts.failed,
-            p.counts.retry,
-            p.counts.deferred,
-            p.counts.pending + p.counts.running,
+            c.complete,
+            c.total(),
+            c.partial,
+            c.unavailable,
+            c.failed,
+            c.retry,
+            c.deferred,
+            c.pending + c.running,
             human_bytes(p.bytes)
         );
     }
     println!(
-        "state: {} of {} accounts done, {} failed (see `tawthiq report --state {state}`)",
-        counts.done,
+        "state: {} accounts: {} complete, {} partial, {} unavailable, {} failed (see `tawthiq \
+         report --state {state}`)",
         counts.total(),
+        counts.complete,
+        counts.partial,
+        counts.unavailable,
         counts.failed
     );
     if let Some(due) = report.next_due {

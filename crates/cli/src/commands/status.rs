@@ -145,14 +145,17 @@ fn percent_decode(s: &str) -> String {
 #[derive(Serialize)]
 struct Line {
     accounts: u64,
-    done: u64,
+    complete: u64,
+    partial: u64,
+    unavailable: u64,
     failed: u64,
     retry: u64,
     deferred: u64,
     running: u64,
     pending: u64,
-    /// `done / accounts`, in percent with one decimal; 0 without accounts.
-    percent_done: f64,
+    /// Accounts with a recorded bundle (complete, partial or unavailable) of all, in percent
+    /// with one decimal; 0 without accounts.
+    percent_recorded: f64,
     items: u64,
     media: u64,
     bytes: u64,
@@ -162,20 +165,22 @@ impl Line {
     fn new(counts: &StateCounts, items: u64, media: u64, bytes: u64) -> Line {
         let accounts = counts.total();
         #[allow(clippy::cast_precision_loss)]
-        let percent_done = if accounts == 0 {
+        let percent_recorded = if accounts == 0 {
             0.0
         } else {
-            (counts.done as f64 * 1000.0 / accounts as f64).round() / 10.0
+            (counts.recorded() as f64 * 1000.0 / accounts as f64).round() / 10.0
         };
         Line {
             accounts,
-            done: counts.done,
+            complete: counts.complete,
+            partial: counts.partial,
+            unavailable: counts.unavailable,
             failed: counts.failed,
             retry: counts.retry,
             deferred: counts.deferred,
             running: counts.running,
             pending: counts.pending,
-            percent_done,
+            percent_recorded,
             items,
             media,
             bytes,
@@ -237,22 +242,36 @@ impl Figures {
     }
 }
 
-const HEADERS: [&str; 12] = [
-    "platform", "accounts", "done", "failed", "retry", "deferred", "running", "pending", "% done",
-    "items", "media", "bytes",
+const HEADERS: [&str; 14] = [
+    "platform",
+    "accounts",
+    "complete",
+    "partial",
+    "unavailable",
+    "failed",
+    "retry",
+    "deferred",
+    "running",
+    "pending",
+    "% recorded",
+    "items",
+    "media",
+    "bytes",
 ];
 
-fn cells(name: &str, l: &Line) -> [String; 12] {
+fn cells(name: &str, l: &Line) -> [String; 14] {
     [
         name.to_owned(),
         l.accounts.to_string(),
-        l.done.to_string(),
+        l.complete.to_string(),
+        l.partial.to_string(),
+        l.unavailable.to_string(),
         l.failed.to_string(),
         l.retry.to_string(),
         l.deferred.to_string(),
         l.running.to_string(),
         l.pending.to_string(),
-        format!("{:.1}%", l.percent_done),
+        format!("{:.1}%", l.percent_recorded),
         l.items.to_string(),
         l.media.to_string(),
         human_bytes(l.bytes),
@@ -266,7 +285,7 @@ fn render(
     now: OffsetDateTime,
 ) -> std::io::Result<()> {
     writeln!(out, "run state {location}, as of {}", f.as_of)?;
-    let mut rows: Vec<[String; 12]> = vec![HEADERS.map(str::to_owned)];
+    let mut rows: Vec<[String; 14]> = vec![HEADERS.map(str::to_owned)];
     rows.extend(f.platforms.iter().map(|p| cells(p.platform, &p.figures)));
     rows.push(cells("total", &f.total));
     let widths: Vec<usize> = (0..HEADERS.len())
@@ -323,16 +342,17 @@ mod tests {
     }
 
     #[test]
-    fn percent_done_has_one_decimal() {
+    fn percent_recorded_has_one_decimal_and_counts_every_recorded_outcome() {
         let counts = StateCounts {
-            done: 2,
-            pending: 1,
+            complete: 1,
+            unavailable: 1,
+            failed: 1,
             ..StateCounts::default()
         };
-        assert!((Line::new(&counts, 0, 0, 0).percent_done - 66.7).abs() < 1e-9);
+        assert!((Line::new(&counts, 0, 0, 0).percent_recorded - 66.7).abs() < 1e-9);
         assert!(
             Line::new(&StateCounts::default(), 0, 0, 0)
-                .percent_done
+                .percent_recorded
                 .abs()
                 < 1e-9
         );

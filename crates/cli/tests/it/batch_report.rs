@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use model::Platform;
+use model::{Outcome, Platform};
 use runner::registry::Registry;
 use runner::state::{
     AccountSpec, Completion, Disposition, Failure, SqliteOptions, SqliteStateStore, StateStore,
@@ -22,14 +22,14 @@ const NOT_FOUND: &str = "الحساب \"noor.school\" غير موجود، أو �
 
 fn registry_csv() -> String {
     format!(
-        "entity_id,entity_name,entity_type,region,platform,account\n\
-         1001,{NOOR},school,الرياض,x,@Noor_School\n\
-         1001,{NOOR},school,الرياض,instagram,noor.school\n\
-         2001,{NORTH},office,الرياض,x,@NorthEdu\n\
-         2001,{NORTH},office,الرياض,youtube,@NorthRiyadhEdu\n\
-         ١٠٠٢,ثانوية الملك عبدالعزيز,مدرسة,مكة المكرمة,facebook,https://www.facebook.com/KAAZHigh\n\
-         1002,ثانوية الملك عبدالعزيز,مدرسة,مكة المكرمة,snapchat,kaaz.school\n\
-         4001,{YASMIN},club,الرياض,instagram,@yasmin.club\n"
+        "entity_id,entity_name,entity_type,region,platform,account,credential,exports\n\
+         1001,{NOOR},school,الرياض,x,@Noor_School,NOOR_X,\n\
+         1001,{NOOR},school,الرياض,instagram,noor.school,,noor-ig.zip\n\
+         2001,{NORTH},office,الرياض,x,@NorthEdu,NORTH_X,\n\
+         2001,{NORTH},office,الرياض,youtube,@NorthRiyadhEdu,NORTH_YT,\n\
+         ١٠٠٢,ثانوية الملك عبدالعزيز,مدرسة,مكة المكرمة,facebook,https://www.facebook.com/KAAZHigh,,kaaz-fb.zip\n\
+         1002,ثانوية الملك عبدالعزيز,مدرسة,مكة المكرمة,snapchat,kaaz.school,,\n\
+         4001,{YASMIN},club,الرياض,instagram,@yasmin.club,,yasmin.zip\n"
     )
 }
 
@@ -42,7 +42,7 @@ struct Run {
 }
 
 /// A run part-way through: of the registry's seven accounts six are in the state (the
-/// yasmin club's is not), plus one the registry does not list. x: two done, one running (and
+/// yasmin club's is not), plus one the registry does not list. x: one complete, one partial, one running (and
 /// the platform blocked for 3 hours); instagram: failed for good (capped at 2 at once);
 /// youtube: deferred; facebook: to be retried; snapchat: pending.
 fn run_in_progress() -> Run {
@@ -105,23 +105,28 @@ async fn fill(db: &Path, registry: &Path) {
             .await
             .unwrap()
         {
-            let done = |items, media, bytes| Completion {
+            let done = |items, media, bytes, gaps| Completion {
+                outcome: if gaps == 0 {
+                    Outcome::Complete
+                } else {
+                    Outcome::Partial
+                },
                 bundle_id: format!("{}-20250101T000000Z", c.key.replace([':', '@'], "")),
                 location: format!("file:///bundles/{}.tawthiq", c.key.replace([':', '@'], "")),
                 items,
                 media,
-                gaps: 1,
+                gaps,
                 bytes,
                 tag_manifest_sha256: None,
                 previous_bundle: None,
             };
             match c.key.as_str() {
                 "x:@noor_school" => store
-                    .complete(&c.key, c.fence, &done(120, 30, 2_500_000), now)
+                    .complete(&c.key, c.fence, &done(120, 30, 2_500_000, 0), now)
                     .await
                     .unwrap(),
                 "x:@northedu" => store
-                    .complete(&c.key, c.fence, &done(40, 5, 600_000), now)
+                    .complete(&c.key, c.fence, &done(40, 5, 600_000, 1), now)
                     .await
                     .unwrap(),
                 "x:@orphan_account" => {} // left running under its lease
@@ -217,43 +222,37 @@ fn status_shows_each_platform_its_limits_and_the_totals() {
             .split_whitespace()
             .collect()
     };
-    // platform accounts done failed retry deferred running pending %done items media bytes
-    assert_eq!(
-        line("x"),
-        [
-            "x", "3", "2", "0", "0", "0", "1", "0", "66.7%", "160", "35", "3.1", "MB"
-        ],
-        "{out}"
-    );
-    assert_eq!(
-        line("instagram"),
-        [
-            "instagram",
-            "1",
-            "0",
-            "1",
-            "0",
-            "0",
-            "0",
-            "0",
-            "0.0%",
-            "0",
-            "0",
-            "0",
-            "B"
-        ],
-        "{out}"
-    );
-    assert_eq!(line("youtube")[5], "1", "deferred\n{out}");
-    assert_eq!(line("facebook")[4], "1", "retry\n{out}");
-    assert_eq!(line("snapchat")[7], "1", "pending\n{out}");
-    assert_eq!(
-        line("total"),
-        [
-            "total", "7", "2", "1", "1", "1", "1", "1", "28.6%", "160", "35", "3.1", "MB"
-        ],
-        "{out}"
-    );
+    // platform accounts complete partial unavailable failed retry deferred running pending
+    // %recorded items media bytes
+    let x = [
+        "x", "3", "1", "1", "0", "0", "0", "0", "1", "0", "66.7%", "160", "35", "3.1", "MB",
+    ];
+    assert_eq!(line("x"), x, "{out}");
+    let instagram = [
+        "instagram",
+        "1",
+        "0",
+        "0",
+        "0",
+        "1",
+        "0",
+        "0",
+        "0",
+        "0",
+        "0.0%",
+        "0",
+        "0",
+        "0",
+        "B",
+    ];
+    assert_eq!(line("instagram"), instagram, "{out}");
+    assert_eq!(line("youtube")[7], "1", "deferred\n{out}");
+    assert_eq!(line("facebook")[6], "1", "retry\n{out}");
+    assert_eq!(line("snapchat")[9], "1", "pending\n{out}");
+    let total = [
+        "total", "7", "1", "1", "0", "1", "1", "1", "1", "1", "28.6%", "160", "35", "3.1", "MB",
+    ];
+    assert_eq!(line("total"), total, "{out}");
     assert!(out.contains("x: blocked until 20"), "{out}");
     assert!(
         out.contains("instagram: at most 2 accounts running at once"),
@@ -282,12 +281,15 @@ fn status_json_carries_the_same_figures() {
     );
     let x = &platforms[0];
     assert_eq!(x["accounts"], 3);
-    assert_eq!(x["done"], 2);
+    assert_eq!(
+        (x["complete"].as_u64(), x["partial"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(x["running"], 1);
     assert_eq!(x["items"], 160);
     assert_eq!(x["media"], 35);
     assert_eq!(x["bytes"], 3_100_000);
-    assert_eq!(x["percent_done"], 66.7);
+    assert_eq!(x["percent_recorded"], 66.7);
     let until = OffsetDateTime::parse(
         x["blocked_until"].as_str().unwrap(),
         &time::format_description::well_known::Rfc3339,
@@ -305,7 +307,9 @@ fn status_json_carries_the_same_figures() {
     let total = &v["total"];
     for (name, n) in [
         ("accounts", 7),
-        ("done", 2),
+        ("complete", 1),
+        ("partial", 1),
+        ("unavailable", 0),
         ("failed", 1),
         ("retry", 1),
         ("deferred", 1),
@@ -360,7 +364,7 @@ fn report_csv_has_a_bom_one_row_per_account_and_the_text_as_stored() {
     assert!(contains(out.as_bytes(), &quoted), "{out}");
 
     let done = row(&headers, &records, "x:@noor_school");
-    assert_eq!(field(&headers, done, "state"), "done");
+    assert_eq!(field(&headers, done, "state"), "complete");
     assert_eq!(
         field(&headers, done, "bundle_id"),
         "xnoor_school-20250101T000000Z"

@@ -123,7 +123,7 @@ async fn a_personal_instagram_account_is_sent_to_the_export_route() {
         "TAWTHIQ_INSTAGRAM_TOKEN",
     )
     .await;
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(5), "a failed capture");
     let stderr = String::from_utf8_lossy(&o.stderr);
     let last = stderr.lines().last().unwrap();
     assert!(last.contains("import instagram"), "{stderr}");

@@ -108,7 +108,7 @@ fn killed_mid_download_is_put_back_and_archived_once() {
     let out = second.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr_logs(dir.path()));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["state"]["done"], 3, "{report}");
+    assert_eq!(report["state"]["complete"], 3, "{report}");
 
     let bundles: Vec<String> = std::fs::read_dir(&store)
         .unwrap()
@@ -298,7 +298,7 @@ fn a_429_with_reset_blocks_the_platform_for_every_worker() {
     let state = format!("sqlite://{}", dir.path().join("state.db").display());
     rt.block_on(async {
         let store = runner::state::open(&state).await.unwrap();
-        assert_eq!(store.summary().await.unwrap().counts().done, 24);
+        assert_eq!(store.summary().await.unwrap().counts().complete, 24);
     });
 }
 
@@ -365,7 +365,7 @@ fn assert_exactly_recorded(
             "{context}: open upload intents"
         );
         let counts = state.summary().await.unwrap().counts();
-        assert_eq!(counts.done, accounts as u64, "{context}: {counts:?}");
+        assert_eq!(counts.recorded(), accounts as u64, "{context}: {counts:?}");
         let mut recorded = Vec::new();
         for i in 0..accounts {
             let key = format!("snapchat:@school{i:05}");
@@ -600,7 +600,7 @@ fn sigterm_stops_a_run_cleanly() {
             "accounts put back"
         );
         let counts = state.summary().await.unwrap().counts();
-        assert!(counts.done < 6, "stopped before the end: {counts:?}");
+        assert!(counts.recorded() < 6, "stopped before the end: {counts:?}");
     });
 
     let again = spawn_run(

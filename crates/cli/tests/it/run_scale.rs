@@ -207,7 +207,7 @@ pub fn drain_with_processes(state: &str, accounts: usize, processes: usize, work
             String::from_utf8_lossy(&out.stdout)
         );
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let mine = report["this_run"]["done"].as_u64().unwrap();
+        let mine = report["this_run"]["complete"].as_u64().unwrap();
         assert_eq!(report["this_run"]["stale"], 0, "{report}");
         assert_eq!(report["this_run"]["failed"], 0, "{report}");
         done += mine;
@@ -237,7 +237,7 @@ pub fn drain_with_processes(state: &str, accounts: usize, processes: usize, work
     rt.block_on(async {
         let store = runner::state::open(state).await.unwrap();
         let counts = store.summary().await.unwrap().counts();
-        assert_eq!(counts.done, accounts as u64);
+        assert_eq!(counts.complete, accounts as u64);
         assert_eq!(counts.total(), accounts as u64);
         for i in (0..accounts).step_by((accounts / 50).max(1)) {
             let key = format!("snapchat:@school{i:05}");

@@ -159,11 +159,17 @@ pub async fn capture(
         .unwrap()
 }
 
-/// Exit 0, the bundle verified, and `secret` in neither output stream.
+/// Exit 0 (complete), the bundle verified, and `secret` in neither output stream.
 pub fn assert_published(o: &Output, secret: &str) {
+    assert_published_as(o, secret, 0);
+}
+
+/// Exit `code` (0 complete, 3 partial, 4 unavailable), the bundle verified, and `secret` in
+/// neither output stream.
+pub fn assert_published_as(o: &Output, secret: &str, code: i32) {
     let stdout = String::from_utf8_lossy(&o.stdout);
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(o.status.code(), Some(code), "{stdout}\n{stderr}");
     assert!(stdout.contains("verified   VALID"), "{stdout}");
     assert!(!stdout.contains(secret) && !stderr.contains(secret));
 }

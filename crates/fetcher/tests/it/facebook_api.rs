@@ -601,7 +601,7 @@ async fn a_deleted_page_is_not_found() {
     let target: PageTarget = "109999999999999".parse().unwrap();
     let mut src = FacebookApi::new(&h.transport, Secret::new(SECRET), target);
     let (result, sink) = h.capture(&mut src).await;
-    expect_error(result, "not_found");
+    expect_error(result, "account_not_found");
     assert_eq!(endpoints(&sink), ["page"]);
     assert!(sink.items.is_empty());
 }

@@ -740,7 +740,7 @@ async fn a_deleted_account_is_not_found_and_the_answer_is_kept() {
     let (result, sink) = h
         .capture(source(Login::Facebook, target)(&h.transport).as_mut())
         .await;
-    let e = expect_error(result, "not_found");
+    let e = expect_error(result, "account_not_found");
     assert!(e.to_string().contains("does not exist"), "{e}");
     assert_eq!(sink.documents.len(), 1);
     assert_eq!(sink.documents[0].0, "ig-user");

@@ -443,7 +443,7 @@ async fn a_private_account_is_protected_and_its_answer_is_kept() {
     no_media(&server).await;
     let h = Harness::new(&hosts(&server));
     let (result, sink) = h.capture(source(&h.transport).as_mut()).await;
-    let e = expect_error(result, "protected");
+    let e = expect_error(result, "account_protected");
     assert!(e.is_account_state());
     let msg = e.to_string();
     assert!(
@@ -460,22 +460,42 @@ async fn a_private_account_is_protected_and_its_answer_is_kept() {
 }
 
 #[tokio::test]
-async fn a_page_without_a_user_profile_is_not_found() {
+async fn a_page_with_the_not_found_marker_is_an_unavailable_account() {
     let server = MockServer::start().await;
     mount_page(&server, "not_found.html", 1).await;
     no_media(&server).await;
     let h = Harness::new(&hosts(&server));
     let (result, sink) = h.capture(source(&h.transport).as_mut()).await;
-    let e = expect_error(result, "not_found");
+    let e = expect_error(result, "account_not_found");
+    assert!(e.is_account_state());
     let msg = e.to_string();
     assert!(
         msg.contains("Snapchat knows no user @madrasat.alnoor"),
         "{msg}"
     );
-    // The default user agent is not a browser's: the message says what to change.
-    assert!(msg.contains("[fetch] user_agent"), "{msg}");
     assert_eq!(sink.account.as_ref().unwrap().as_str(), USER);
     assert_eq!(sink.documents.len(), 1, "the answer is kept as evidence");
+    assert!(sink.profile.is_none() && sink.items.is_empty());
+}
+
+/// The reduced page Snapchat serves to non-browser agents names no user and carries no
+/// not-found marker: it proves nothing about the account, so it is a failure naming the
+/// user-agent setting, never "unavailable".
+#[tokio::test]
+async fn a_reduced_page_is_a_failure_that_names_the_user_agent_setting() {
+    let server = MockServer::start().await;
+    mount_page(&server, "reduced.html", 1).await;
+    no_media(&server).await;
+    let h = Harness::new(&hosts(&server));
+    let (result, sink) = h.capture(source(&h.transport).as_mut()).await;
+    let e = expect_error(result, "malformed");
+    assert!(!e.is_account_state());
+    let msg = e.to_string();
+    assert!(
+        msg.contains("says nothing about whether @madrasat.alnoor exists"),
+        "{msg}"
+    );
+    assert!(msg.contains("[fetch] user_agent"), "{msg}");
     assert!(sink.profile.is_none() && sink.items.is_empty());
 }
 
@@ -494,7 +514,7 @@ async fn a_404_page_is_not_found() {
     no_media(&server).await;
     let h = Harness::new(&hosts(&server));
     let (result, sink) = h.capture(source(&h.transport).as_mut()).await;
-    let e = expect_error(result, "not_found");
+    let e = expect_error(result, "account_not_found");
     assert!(
         e.to_string()
             .contains("Snapchat has no public page for @madrasat.alnoor"),
@@ -552,7 +572,7 @@ async fn the_configured_browser_user_agent_is_sent() {
         .await;
     let h = Harness::with(&hosts(&server), |c| c.user_agent = UA.to_owned());
     let (result, _) = h.capture(source(&h.transport).as_mut()).await;
-    let e = expect_error(result, "not_found");
+    let e = expect_error(result, "account_not_found");
     assert!(
         !e.to_string().contains("user_agent"),
         "no hint with a browser's agent: {e}"

@@ -487,15 +487,15 @@ async fn gone_accounts_fail_with_their_state_and_the_answer_is_kept() {
     let cases = [
         (
             r#"{"errors":[{"value":"alnoor_old","detail":"User has been suspended: [alnoor_old].","title":"Forbidden","resource_type":"user","parameter":"username","resource_id":"alnoor_old","type":"https://api.twitter.com/2/problems/resource-not-found"}]}"#,
-            "suspended",
+            "account_suspended",
         ),
         (
             r#"{"errors":[{"value":"alnoor_old","detail":"Could not find user with username: [alnoor_old].","title":"Not Found Error","resource_type":"user","parameter":"username","resource_id":"alnoor_old","type":"https://api.twitter.com/2/problems/resource-not-found"}]}"#,
-            "not_found",
+            "account_not_found",
         ),
         (
             r#"{"errors":[{"value":"alnoor_old","detail":"Sorry, you are not authorized to see the user with username: [alnoor_old].","title":"Authorization Error","resource_type":"user","parameter":"username","resource_id":"alnoor_old","type":"https://api.twitter.com/2/problems/not-authorized-for-resource"}]}"#,
-            "protected",
+            "account_protected",
         ),
     ];
     for (body, kind) in cases {

@@ -559,7 +559,7 @@ async fn a_channel_answered_with_no_items_is_gone_and_the_answer_kept() {
     let target: ChannelTarget = CH.parse().unwrap();
     let mut src = YouTubeApi::new(&h.transport, oauth(), target);
     let (result, sink) = h.capture(&mut src).await;
-    let e = expect_error(result, "not_found");
+    let e = expect_error(result, "account_not_found");
     assert!(e.to_string().contains("channel gone or unknown"), "{e}");
     assert!(sink.account.is_none());
     assert_eq!(sink.documents.len(), 1);

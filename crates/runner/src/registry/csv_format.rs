@@ -23,6 +23,7 @@ enum Column {
     Account,
     Route,
     Credential,
+    Auth,
     Exports,
 }
 
@@ -45,6 +46,7 @@ impl Column {
             Column::Account => "account",
             Column::Route => "route",
             Column::Credential => "credential",
+            Column::Auth => "auth",
             Column::Exports => "exports",
         }
     }
@@ -67,6 +69,7 @@ const HEADERS: &[(&str, Column)] = &[
     ("route", Column::Route),
     ("credential", Column::Credential),
     ("credential_ref", Column::Credential),
+    ("auth", Column::Auth),
     ("exports", Column::Exports),
     ("export", Column::Exports),
     ("export_paths", Column::Exports),
@@ -79,6 +82,7 @@ const HEADERS: &[(&str, Column)] = &[
     ("الحساب", Column::Account),
     ("المسار", Column::Route),
     ("الاعتماد", Column::Credential),
+    ("المصادقة", Column::Auth),
     ("ملفات التصدير", Column::Exports),
 ];
 
@@ -257,6 +261,7 @@ fn row(
             account: get(Column::Account),
             route: get(Column::Route),
             credential: get(Column::Credential),
+            auth: get(Column::Auth),
             exports,
         },
     );
@@ -283,8 +288,8 @@ fn columns(
         if c.is_none() && !ignored(h) {
             let message = format!(
                 "unknown column {:?}: use entity_id, entity_name, entity_type, region, platform, \
-                 account, route, credential, exports (name extra columns \"notes\" or start them \
-                 with \"_\")",
+                 account, route, credential, auth, exports (name extra columns \"notes\" or start \
+                 them with \"_\")",
                 h.trim()
             );
             b.problem(&place, message);

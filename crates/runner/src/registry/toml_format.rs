@@ -34,6 +34,7 @@ struct TomlAccount {
     account: Option<Spanned<String>>,
     route: Option<Spanned<String>>,
     credential: Option<Spanned<String>>,
+    auth: Option<Spanned<String>>,
     /// A list of paths, or one path.
     #[serde(alias = "export")]
     exports: Option<Spanned<toml::Value>>,
@@ -136,6 +137,7 @@ pub(super) fn read(text: &str, b: &mut Builder) {
                     account: account.account.map(Spanned::into_inner),
                     route: account.route.map(Spanned::into_inner),
                     credential: account.credential.map(Spanned::into_inner),
+                    auth: account.auth.map(Spanned::into_inner),
                     exports,
                 },
             );

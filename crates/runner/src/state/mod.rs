@@ -17,6 +17,7 @@
 //!     // ... capture, heartbeating every minute under the claim's fence ...
 //!     store.heartbeat(&claim.key, claim.fence, OffsetDateTime::now_utc(), Duration::minutes(5)).await?;
 //!     let done = Completion {
+//!         outcome: model::Outcome::Complete,
 //!         bundle_id: "x-school1-20250101T000000Z".into(),
 //!         location: "file:///bundles/x-school1-20250101T000000Z.tawthiq".into(),
 //!         items: 10, media: 3, gaps: 0, bytes: 4096,
@@ -41,7 +42,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use model::Platform;
+use model::{Outcome, Platform};
 use time::{Duration, OffsetDateTime};
 
 pub use postgres::{PostgresOptions, PostgresStateStore};
@@ -174,21 +175,55 @@ pub enum AccountState {
     Retry,
     /// Put off by a quota, claimable again once its `not_before` time has come.
     Deferred,
-    /// A bundle was recorded.
-    Done,
-    /// Failed permanently.
+    /// A bundle was recorded and it has no gap.
+    Complete,
+    /// A bundle was recorded with content and gaps (each named in the bundle).
+    Partial,
+    /// A bundle was recorded holding the account-level answer that the account does not exist,
+    /// is suspended, deactivated or private.
+    Unavailable,
+    /// Failed permanently: nothing trustworthy was captured.
     Failed,
 }
 
 impl AccountState {
-    pub const ALL: [AccountState; 6] = [
+    pub const ALL: [AccountState; 8] = [
         AccountState::Pending,
         AccountState::Running,
         AccountState::Retry,
         AccountState::Deferred,
-        AccountState::Done,
+        AccountState::Complete,
+        AccountState::Partial,
+        AccountState::Unavailable,
         AccountState::Failed,
     ];
+
+    /// The states of an account whose capture was recorded with a bundle.
+    pub const RECORDED: [AccountState; 3] = [
+        AccountState::Complete,
+        AccountState::Partial,
+        AccountState::Unavailable,
+    ];
+
+    /// The state of an account whose capture ended with `outcome`.
+    pub fn of_outcome(outcome: Outcome) -> AccountState {
+        match outcome {
+            Outcome::Complete => AccountState::Complete,
+            Outcome::Partial => AccountState::Partial,
+            Outcome::Unavailable => AccountState::Unavailable,
+            Outcome::Failed => AccountState::Failed,
+        }
+    }
+
+    /// Whether a bundle was recorded (complete, partial or unavailable).
+    pub fn is_recorded(self) -> bool {
+        AccountState::RECORDED.contains(&self)
+    }
+
+    /// Whether the account is settled: recorded, or failed for good.
+    pub fn is_final(self) -> bool {
+        self.is_recorded() || self == AccountState::Failed
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -196,7 +231,9 @@ impl AccountState {
             AccountState::Running => "running",
             AccountState::Retry => "retry",
             AccountState::Deferred => "deferred",
-            AccountState::Done => "done",
+            AccountState::Complete => "complete",
+            AccountState::Partial => "partial",
+            AccountState::Unavailable => "unavailable",
             AccountState::Failed => "failed",
         }
     }
@@ -239,6 +276,8 @@ pub struct Claim {
 /// as JSON, in an [`UploadIntent`] until the bundle is recorded.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Completion {
+    /// `complete`, `partial` or `unavailable`: the account's new state (`failed` is refused).
+    pub outcome: Outcome,
     pub bundle_id: String,
     /// Path or URL of the published bundle.
     pub location: String,
@@ -254,6 +293,8 @@ pub struct Completion {
 /// A recorded bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleRecord {
+    /// `None` for bundles recorded before outcomes were.
+    pub outcome: Option<Outcome>,
     pub bundle_id: String,
     pub key: String,
     pub fence: Fence,
@@ -423,7 +464,7 @@ pub enum EventKind {
     PlatformBlocked,
     PlatformCapSet,
     PlatformQuotaSet,
-    /// A done account put back to pending for a new capture pass.
+    /// A recorded account put back to pending for a new capture pass.
     Requeued,
     /// The registry now gives a known account another handle, route, credential or exports
     /// (a failed account goes back to pending).
@@ -517,7 +558,9 @@ pub struct StateCounts {
     pub running: u64,
     pub retry: u64,
     pub deferred: u64,
-    pub done: u64,
+    pub complete: u64,
+    pub partial: u64,
+    pub unavailable: u64,
     pub failed: u64,
 }
 
@@ -528,7 +571,9 @@ impl StateCounts {
             AccountState::Running => self.running,
             AccountState::Retry => self.retry,
             AccountState::Deferred => self.deferred,
-            AccountState::Done => self.done,
+            AccountState::Complete => self.complete,
+            AccountState::Partial => self.partial,
+            AccountState::Unavailable => self.unavailable,
             AccountState::Failed => self.failed,
         }
     }
@@ -539,7 +584,9 @@ impl StateCounts {
             AccountState::Running => &mut self.running,
             AccountState::Retry => &mut self.retry,
             AccountState::Deferred => &mut self.deferred,
-            AccountState::Done => &mut self.done,
+            AccountState::Complete => &mut self.complete,
+            AccountState::Partial => &mut self.partial,
+            AccountState::Unavailable => &mut self.unavailable,
             AccountState::Failed => &mut self.failed,
         };
         *slot += n;
@@ -548,6 +595,11 @@ impl StateCounts {
     pub fn total(&self) -> u64 {
         AccountState::ALL.into_iter().map(|s| self.get(s)).sum()
     }
+
+    /// Accounts with a recorded bundle (complete, partial or unavailable).
+    pub fn recorded(&self) -> u64 {
+        self.complete + self.partial + self.unavailable
+    }
 }
 
 /// Progress figures of one platform (what `tawthiq status` shows).
@@ -555,7 +607,7 @@ impl StateCounts {
 pub struct PlatformSummary {
     pub platform: Platform,
     pub counts: StateCounts,
-    /// Totals over the latest bundle of each done account.
+    /// Totals over the latest bundle of each recorded account.
     pub items: u64,
     pub media: u64,
     pub bytes: u64,
@@ -725,7 +777,8 @@ pub trait StateStore: Send + Sync + fmt::Debug {
         lease: Duration,
     ) -> Result<OffsetDateTime, StateError>;
 
-    /// Records the account's bundle and marks it `done`.
+    /// Records the account's bundle and puts the account in the state of its outcome
+    /// (`complete`, `partial` or `unavailable`).
     async fn complete(
         &self,
         key: &str,
@@ -808,9 +861,10 @@ pub trait StateStore: Send + Sync + fmt::Debug {
         Ok(self.bundles(key).await?.pop())
     }
 
-    /// Puts every account of `platforms` (all when `None`) that is in state `from` (`Done` or
-    /// `Failed`; any other state puts nothing back) to `pending`, a failed one with its
-    /// attempts cleared. Audited per account with `reason`. Returns how many were put back.
+    /// Puts every account of `platforms` (all when `None`) that is in state `from` (a
+    /// recorded state or `Failed`; any other state puts nothing back) to `pending`, a failed
+    /// one with its attempts cleared. Audited per account with `reason`. Returns how many were
+    /// put back.
     async fn requeue(
         &self,
         from: AccountState,
@@ -819,16 +873,19 @@ pub trait StateStore: Send + Sync + fmt::Debug {
         now: OffsetDateTime,
     ) -> Result<u64, StateError>;
 
-    /// `done` accounts back to `pending` for a new capture pass (`tawthiq run --again`); each
-    /// next bundle names the account's previous one.
+    /// Recorded accounts (complete, partial, unavailable) back to `pending` for a new capture
+    /// pass (`tawthiq run --again`); each next bundle names the account's previous one.
     async fn requeue_done(
         &self,
         platforms: Option<&[Platform]>,
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StateError> {
-        self.requeue(AccountState::Done, platforms, reason, now)
-            .await
+        let mut n = 0;
+        for from in AccountState::RECORDED {
+            n += self.requeue(from, platforms, reason, now).await?;
+        }
+        Ok(n)
     }
 
     /// `failed` accounts back to `pending` with no attempts, for a run that tries them again

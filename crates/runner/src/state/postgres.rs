@@ -51,7 +51,8 @@ use super::rows::{
     Audit, BUDGET_COLUMNS, Candidate, LEASES, LiveLeases, OPEN_UPLOADS, PlatformLimits, StateRow,
     StateTotals, bind_budget, budget_row, bundle_row, claim_row, claimable, completion_to_column,
     event_row, exports_to_column, failure_outcome, intent_row, lease_end, lease_row,
-    open_upload_row, parse_platform, report_row, rfc3339, stale_fence, summarize, to_i64,
+    open_upload_row, parse_platform, recorded_state, report_row, rfc3339, stale_fence, summarize,
+    to_i64,
 };
 use super::{
     AccountReport, AccountSpec, AccountState, Admission, Adoption, AuditEvent, BundleRecord, Claim,
@@ -76,6 +77,11 @@ const MIGRATIONS: &[Migration] = &[
         3,
         "account exports",
         include_str!("../../migrations/postgres/0003_account_exports.sql"),
+    ),
+    (
+        4,
+        "outcomes",
+        include_str!("../../migrations/postgres/0004_outcomes.sql"),
     ),
     (
         5,
@@ -807,6 +813,7 @@ async fn complete_tx(
     if let Err(e) = check_fence(conn, key, fence, current, "completion", now).await? {
         return Ok(Err(e));
     }
+    let state = recorded_state(c)?;
     let (items, media, gaps, bytes) = (
         to_i64(c.items, "items")?,
         to_i64(c.media, "media")?,
@@ -815,8 +822,8 @@ async fn complete_tx(
     );
     sqlx::query(
         "INSERT INTO bundles (bundle_id, key, fence, location, items, media, gaps, bytes,
-             tag_manifest_sha256, previous_bundle, completed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             tag_manifest_sha256, previous_bundle, completed_at, outcome)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&c.bundle_id)
     .bind(key)
@@ -829,11 +836,12 @@ async fn complete_tx(
     .bind(&c.tag_manifest_sha256)
     .bind(&c.previous_bundle)
     .bind(to_millis(now))
+    .bind(state.as_str())
     .execute(&mut *conn)
     .await
     .map_err(db)?;
     sqlx::query(
-        "UPDATE accounts SET state = 'done', worker = NULL, lease_until = NULL, not_before = NULL,
+        "UPDATE accounts SET state = $9, worker = NULL, lease_until = NULL, not_before = NULL,
              last_error_kind = NULL, last_error = NULL, defer_reason = NULL,
              bundle_id = $1, location = $2, items = $3, media = $4, gaps = $5, bytes = $6,
              updated_at = $7
@@ -847,6 +855,7 @@ async fn complete_tx(
     .bind(bytes)
     .bind(to_millis(now))
     .bind(key)
+    .bind(state.as_str())
     .execute(&mut *conn)
     .await
     .map_err(db)?;
@@ -1102,12 +1111,14 @@ async fn begin_pass_tx(
             let detail = format!("{platform} pass from {}: {reason}", rfc3339(now));
             audit(conn, Audit::platform(now, EventKind::PassOpened, detail)).await?;
         }
-        // Done accounts with no bundle from this pass yet; audited from the rows updated, so
+        // Recorded accounts (complete, partial, unavailable) with no bundle from this pass yet;
+        // audited from the rows updated, so
         // a concurrent opener that found them requeued already audits nothing.
         let requeued = sqlx::query(
             "WITH r AS (
                  UPDATE accounts a SET state = 'pending', updated_at = $1
-                 WHERE a.state = 'done' AND a.platform = $2 AND NOT EXISTS
+                 WHERE a.state IN ('complete', 'partial', 'unavailable') AND a.platform = $2
+                     AND NOT EXISTS
                      (SELECT 1 FROM bundles b WHERE b.key = a.key AND b.completed_at >= $3)
                  RETURNING a.key, a.fence)
              INSERT INTO audit_events (at, key, worker, event, fence, detail)
@@ -1457,7 +1468,7 @@ impl StateStore for PostgresStateStore {
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StateError> {
-        if !matches!(from, AccountState::Done | AccountState::Failed) {
+        if !from.is_final() {
             return Ok(0);
         }
         let wanted: Vec<String> = platforms

@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use model::Platform;
+use model::{Outcome, Platform};
 use sqlx::query::Query;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 use time::{Duration, OffsetDateTime};
@@ -118,8 +118,8 @@ impl<'a> Audit<'a> {
     /// The account's bundle `c` was recorded under `fence`.
     pub fn completed(at: OffsetDateTime, key: &'a str, fence: i64, c: &Completion) -> Audit<'a> {
         let mut detail = format!(
-            "bundle {} at {}: {} items, {} media, {} gaps, {} bytes",
-            c.bundle_id, c.location, c.items, c.media, c.gaps, c.bytes
+            "{} bundle {} at {}: {} items, {} media, {} gaps, {} bytes",
+            c.outcome, c.bundle_id, c.location, c.items, c.media, c.gaps, c.bytes
         );
         if let Some(previous) = &c.previous_bundle {
             let _ = write!(detail, "; previous {previous}");
@@ -367,9 +367,27 @@ where
     }
 }
 
+/// The state a completion puts its account in; a completion never records a failure.
+pub(crate) fn recorded_state(c: &Completion) -> Result<AccountState, StateError> {
+    let state = AccountState::of_outcome(c.outcome);
+    if state.is_recorded() {
+        Ok(state)
+    } else {
+        Err(StateError::Corrupt(format!(
+            "bundle {} cannot be recorded with the outcome {}",
+            c.bundle_id, c.outcome
+        )))
+    }
+}
+
 /// A `bundles` row.
 pub(crate) fn bundle_row(row: &impl StateRow) -> Result<BundleRecord, StateError> {
+    let outcome = row
+        .opt_text("outcome")?
+        .map(|o| o.parse::<Outcome>().map_err(StateError::Corrupt))
+        .transpose()?;
     Ok(BundleRecord {
+        outcome,
         bundle_id: row.text("bundle_id")?,
         key: row.text("key")?,
         fence: Fence(row.count("fence")?),

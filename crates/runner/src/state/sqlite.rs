@@ -41,7 +41,7 @@ use super::rows::{
     Audit, BUDGET_COLUMNS, LEASES, LiveLeases, OPEN_UPLOADS, PlatformLimits, StateRow, StateTotals,
     bind_budget, budget_row, bundle_row, claim_row, claimable, completion_to_column, event_row,
     exports_to_column, failure_outcome, intent_row, lease_end, lease_row, open_upload_row,
-    parse_platform, report_row, rfc3339, stale_fence, summarize, to_i64,
+    parse_platform, recorded_state, report_row, rfc3339, stale_fence, summarize, to_i64,
 };
 use super::{
     AccountReport, AccountSpec, AccountState, Admission, Adoption, AuditEvent, BundleRecord, Claim,
@@ -66,6 +66,11 @@ const MIGRATIONS: &[Migration] = &[
         3,
         "account exports",
         include_str!("../../migrations/sqlite/0003_account_exports.sql"),
+    ),
+    (
+        4,
+        "outcomes",
+        include_str!("../../migrations/sqlite/0004_outcomes.sql"),
     ),
     (
         5,
@@ -596,6 +601,7 @@ async fn complete_tx(
     if let Err(e) = check_fence(conn, key, fence, "completion", now).await? {
         return Ok(Err(e));
     }
+    let state = recorded_state(c)?;
     let (items, media, gaps, bytes) = (
         to_i64(c.items, "items")?,
         to_i64(c.media, "media")?,
@@ -604,8 +610,8 @@ async fn complete_tx(
     );
     sqlx::query(
         "INSERT INTO bundles (bundle_id, key, fence, location, items, media, gaps, bytes,
-             tag_manifest_sha256, previous_bundle, completed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             tag_manifest_sha256, previous_bundle, completed_at, outcome)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&c.bundle_id)
     .bind(key)
@@ -618,16 +624,18 @@ async fn complete_tx(
     .bind(&c.tag_manifest_sha256)
     .bind(&c.previous_bundle)
     .bind(to_millis(now))
+    .bind(state.as_str())
     .execute(&mut *conn)
     .await
     .map_err(db)?;
     sqlx::query(
-        "UPDATE accounts SET state = 'done', worker = NULL, lease_until = NULL, not_before = NULL,
+        "UPDATE accounts SET state = ?, worker = NULL, lease_until = NULL, not_before = NULL,
              last_error_kind = NULL, last_error = NULL, defer_reason = NULL,
              bundle_id = ?, location = ?, items = ?, media = ?, gaps = ?, bytes = ?,
              updated_at = ?
          WHERE key = ?",
     )
+    .bind(state.as_str())
     .bind(&c.bundle_id)
     .bind(&c.location)
     .bind(items)
@@ -936,8 +944,9 @@ async fn begin_pass_tx(
             let detail = format!("{platform} pass from {}: {reason}", rfc3339(now));
             audit(conn, Audit::platform(now, EventKind::PassOpened, detail)).await?;
         }
-        // Done accounts with no bundle from this pass yet.
-        let filter = "state = 'done' AND platform = ? AND NOT EXISTS
+        // Recorded accounts (complete, partial, unavailable) with no bundle from this pass yet.
+        let filter =
+            "state IN ('complete', 'partial', 'unavailable') AND platform = ? AND NOT EXISTS
             (SELECT 1 FROM bundles b WHERE b.key = accounts.key AND b.completed_at >= ?)";
         let sql = format!(
             "INSERT INTO audit_events (at, key, worker, event, fence, detail)
@@ -1277,7 +1286,7 @@ impl StateStore for SqliteStateStore {
         reason: &str,
         now: OffsetDateTime,
     ) -> Result<u64, StateError> {
-        if !matches!(from, AccountState::Done | AccountState::Failed) {
+        if !from.is_final() {
             return Ok(0);
         }
         let wanted: Vec<Platform> = platforms.map_or_else(|| Platform::ALL.to_vec(), <[_]>::to_vec);

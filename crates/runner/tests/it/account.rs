@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use fetcher::{ByteStream, FetchError, MemoryStream, Report, Sink, Source};
 use model::{
-    AccountId, BundleId, CaptureLogEntry, Gap, GapReason, Item, ItemKind, MediaRef, Platform, Route,
+    AccountId, BundleId, CaptureLogEntry, Gap, GapReason, Item, ItemKind, MediaRef, Outcome,
+    Platform, Route,
 };
 use runner::{AccountOptions, capture_account};
 use time::OffsetDateTime;
@@ -18,8 +19,13 @@ use time::OffsetDateTime;
 /// What the scripted source does after its first document.
 #[derive(Clone, Copy, PartialEq)]
 enum Script {
+    /// Runs to the end with one known gap (the platform's cap).
     Complete,
     QuotaAfterContent,
+    /// A sub-request answers "not found" after content was stored.
+    EdgeNotFoundAfterContent,
+    /// The connection breaks after content was stored.
+    ConnectAfterContent,
     AuthBeforeContent,
     SuspendedBeforeBegin,
 }
@@ -90,9 +96,11 @@ impl Source for Scripted {
         e.payload_path = Some(me.path.clone());
         sink.log(e).await?;
         if self.0 == Script::SuspendedBeforeBegin {
+            // The account-level lookup answered: the adapter marks it as about the account.
             return Err(FetchError::Suspended {
                 detail: "User has been suspended: [42].".into(),
-            });
+            }
+            .about_account());
         }
         sink.begin(&AccountId::new("42").unwrap()).await?;
         if self.0 == Script::AuthBeforeContent {
@@ -133,12 +141,26 @@ impl Source for Scripted {
             source_path: Some(me.path.clone()),
         })
         .await?;
-        if self.0 == Script::QuotaAfterContent {
-            return Err(FetchError::QuotaExhausted {
-                platform: Platform::X,
-                detail: "UsageCapExceeded".into(),
-                until: None,
-            });
+        match self.0 {
+            Script::QuotaAfterContent => {
+                return Err(FetchError::QuotaExhausted {
+                    platform: Platform::X,
+                    detail: "UsageCapExceeded".into(),
+                    until: None,
+                });
+            }
+            Script::EdgeNotFoundAfterContent => {
+                return Err(FetchError::NotFound {
+                    detail: "the /photos edge: (#100) Object does not exist".into(),
+                });
+            }
+            Script::ConnectAfterContent => {
+                return Err(FetchError::Connect {
+                    url: "https://api.x.com/2/users/42/tweets".into(),
+                    detail: "connection reset".into(),
+                });
+            }
+            _ => {}
         }
         sink.gap(Gap {
             reason: GapReason::PlatformCap,
@@ -199,7 +221,7 @@ fn read(path: &std::path::Path, member: &str, key: &SecretKey) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_complete_capture_is_published_verified_and_holds_no_broken_transfer() {
+async fn a_capture_run_to_the_end_is_published_verified_and_holds_no_broken_transfer() {
     let dir = tempfile::tempdir().unwrap();
     let key = Arc::new(signing::generate());
     let o = capture_account(
@@ -209,7 +231,9 @@ async fn a_complete_capture_is_published_verified_and_holds_no_broken_transfer()
     )
     .await
     .unwrap();
-    assert!(o.is_complete());
+    // Complete means no gap: the platform's cap, listed, makes this capture partial.
+    assert_eq!(o.outcome, Outcome::Partial);
+    assert!(!o.is_complete());
     let p = o.published.unwrap();
     assert_eq!(p.bundle_id.to_string(), "x-42-20250504T063000Z");
     assert_eq!(files_in(dir.path()), vec!["x-42-20250504T063000Z.tar.zst"]);
@@ -242,7 +266,8 @@ async fn a_complete_capture_is_published_verified_and_holds_no_broken_transfer()
     assert_eq!(c["platform_reported"]["posts"], 5000);
     assert_eq!(c["captured"]["items"], 1);
     assert_eq!(c["gaps"][0]["reason"], "platform_cap");
-    assert!(c["statement"].as_str().unwrap().starts_with("complete"));
+    assert_eq!(c["outcome"], "partial");
+    assert!(c["statement"].as_str().unwrap().starts_with("partial"));
     let log = String::from_utf8(read(&p.path, "data/capture/requests.jsonl", &key)).unwrap();
     assert!(log.contains("000001-users-me.json"));
 }
@@ -264,10 +289,58 @@ async fn a_capture_stopped_by_a_quota_publishes_what_it_had_and_says_so() {
     verify_ok(&p.path, &key);
     let c: serde_json::Value =
         serde_json::from_slice(&read(&p.path, "data/derived/completeness.json", &key)).unwrap();
-    assert!(c["statement"].as_str().unwrap().starts_with("incomplete"));
+    assert!(c["statement"].as_str().unwrap().starts_with("partial"));
     assert_eq!(
         c["gaps"].as_array().unwrap().last().unwrap()["reason"],
         "rate_limited"
+    );
+}
+
+/// Issue 13: a sub-request answering "not found" after content was captured is a partial
+/// capture with a gap naming the stop, never an unavailable account; and because trying again
+/// cannot help, it is published even when partial captures are otherwise held back (a batch's
+/// early attempts), while a stop that may clear up (the network) is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_sub_request_after_content_is_partial_never_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = Arc::new(signing::generate());
+    let mut opts = options(dir.path(), &key, Some("school_42"));
+    opts.publish_partial = false;
+    let o = capture_account(
+        &mut Scripted(Script::EdgeNotFoundAfterContent),
+        opts,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(o.outcome, Outcome::Partial);
+    let p = o.published.unwrap();
+    assert_eq!(
+        p.bundle_id.account.as_str(),
+        "42",
+        "filed under the captured account"
+    );
+    let c: serde_json::Value =
+        serde_json::from_slice(&read(&p.path, "data/derived/completeness.json", &key)).unwrap();
+    assert_eq!(c["outcome"], "partial");
+    assert!(c.get("unavailable").is_none(), "{c}");
+    let stop = c["gaps"].as_array().unwrap().last().unwrap();
+    assert!(
+        stop["detail"].as_str().unwrap().contains("/photos edge"),
+        "{stop}"
+    );
+    assert!(!c["statement"].as_str().unwrap().contains("unavailable"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(dir.path(), &key, None);
+    opts.publish_partial = false;
+    let e = capture_account(&mut Scripted(Script::ConnectAfterContent), opts, |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.kind(),
+        "connect",
+        "a transient stop waits for the next attempt"
     );
 }
 
@@ -304,12 +377,16 @@ async fn a_suspended_account_is_evidence_published_under_the_requested_handle() 
     )
     .await
     .unwrap();
-    assert_eq!(o.error.as_ref().unwrap().kind(), "suspended");
+    assert_eq!(o.error.as_ref().unwrap().kind(), "account_suspended");
+    assert_eq!(o.outcome, Outcome::Unavailable);
     let p = o.published.unwrap();
     assert_eq!(p.bundle_id.account.as_str(), "school_42");
     verify_ok(&p.path, &key);
     let c: serde_json::Value =
         serde_json::from_slice(&read(&p.path, "data/derived/completeness.json", &key)).unwrap();
+    assert_eq!(c["outcome"], "unavailable");
+    assert_eq!(c["unavailable"], "suspended");
+    assert!(c["statement"].as_str().unwrap().starts_with("unavailable"));
     assert!(c["statement"].as_str().unwrap().contains("suspended"));
     // Without a handle to name it, nothing can be published.
     let e = capture_account(
@@ -319,5 +396,5 @@ async fn a_suspended_account_is_evidence_published_under_the_requested_handle() 
     )
     .await
     .unwrap_err();
-    assert_eq!(e.kind(), "suspended");
+    assert_eq!(e.kind(), "account_suspended");
 }

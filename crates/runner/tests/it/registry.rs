@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use model::Platform;
-use runner::registry::{EntityKind, Registry, RegistryAccount, RegistryError, RoutePreference};
+use runner::registry::{
+    AuthChoice, EntityKind, Registry, RegistryAccount, RegistryError, RoutePreference,
+};
 
 const HEADER: &str =
     "entity_id,entity_name,entity_type,region,platform,account,route,credential,exports\n";
@@ -96,13 +98,13 @@ fn arabic_text_is_kept_byte_for_byte() {
     // Diacritics, tatweel, a right-to-left mark, and alef forms: nothing is normalised.
     let name = "مَدرسة الـنور\u{200F} «أ» إ آ ى ة ١٢";
     let region = "منطقة الجوف";
-    let text = format!("{HEADER}1,\"{name}\",school,{region},x,@a,,,\n");
+    let text = format!("{HEADER}1,\"{name}\",school,{region},x,@a,,C,\n");
     let r = Registry::parse_csv(&text).unwrap();
     assert_eq!(r.accounts()[0].entity.name.as_bytes(), name.as_bytes());
     assert_eq!(r.accounts()[0].entity.region.as_deref(), Some(region));
     let toml = format!(
         "[[entity]]\nid = \"1\"\nname = \"{name}\"\ntype = \"school\"\nregion = \"{region}\"\n\
-         [[entity.account]]\nplatform = \"x\"\naccount = \"@a\"\n"
+         [[entity.account]]\nplatform = \"x\"\naccount = \"@a\"\ncredential = \"C\"\n"
     );
     let r = Registry::parse_toml(&toml).unwrap();
     assert_eq!(r.accounts()[0].entity.name.as_bytes(), name.as_bytes());
@@ -120,7 +122,7 @@ fn the_arabic_comma_separates_fields_and_list_entries() {
         ]
     );
     let text = "entity_id،entity_name،entity_type،region،platform،account،route،credential،exports\n\
-                ١٠٠١،\"مدرسة النور، الابتدائية\"،مدرسة،الرياض،x،@noor،export،،\"a.zip، b.zip;c.zip\"\n";
+                ١٠٠١،\"مدرسة النور، الابتدائية\"،مدرسة،الرياض،instagram،@noor،export،،\"a.zip، b.zip;c.zip\"\n";
     let r = Registry::parse_csv(text).unwrap();
     let a = &r.accounts()[0];
     assert_eq!(a.entity.id, "1001");
@@ -134,8 +136,8 @@ fn the_arabic_comma_separates_fields_and_list_entries() {
 #[test]
 fn eastern_arabic_and_persian_digits_in_ids() {
     let text = format!(
-        "{HEADER}١٢٣٤٥٦٧٨٩٠,أ,school,,x,@a,,,\n۱۲۳۴۵,ب,school,,facebook,۱۰۰۰۶۴۵۱۲۳,,,\n\
-         ٩٩,ج,school,,instagram,١٧٨٤١٤٠٥٨٢٢,,,\n"
+        "{HEADER}١٢٣٤٥٦٧٨٩٠,أ,school,,x,@a,,C,\n۱۲۳۴۵,ب,school,,facebook,۱۰۰۰۶۴۵۱۲۳,,C,\n\
+         ٩٩,ج,school,,instagram,١٧٨٤١٤٠٥٨٢٢,,C,\n"
     );
     let r = Registry::parse_csv(&text).unwrap();
     let ids: Vec<_> = r.iter().map(|a| a.entity.id.as_str()).collect();
@@ -147,21 +149,22 @@ fn eastern_arabic_and_persian_digits_in_ids() {
 #[test]
 fn a_bom_blank_lines_and_comments_are_skipped() {
     let text = format!(
-        "\u{FEFF}# a comment before the header\n\n{HEADER}\n# a comment\n1,أ,school,,x,@a,,,\n   \n\
-         ,,,,,,,,\n1,أ,school,,x,@b,,,\n"
+        "\u{FEFF}# a comment before the header\n\n{HEADER}\n# a comment\n1,أ,school,,x,@a,,C,\n   \n\
+         ,,,,,,,,\n1,أ,school,,x,@b,,C,\n"
     );
     let r = Registry::parse_csv(&text).unwrap();
     assert_eq!(r.iter().map(|a| a.line).collect::<Vec<_>>(), [6, 9]);
     let toml = "\u{FEFF}[[entity]]\nid = 1\nname = \"أ\"\ntype = \"club\"\n[[entity.account]]\n\
-                platform = \"x\"\naccount = \"@a\"\n";
+                platform = \"snapchat\"\naccount = \"@noor\"\n";
     assert_eq!(Registry::parse_toml(toml).unwrap().accounts()[0].line, 7);
 }
 
 #[test]
 fn headers_match_case_insensitively_and_in_arabic() {
-    let text = " Entity ID , ENTITY_NAME,Type,Platform ,Account,Notes\n1,أ,school,x,@a,anything\n";
+    let text = " Entity ID , ENTITY_NAME,Type,Platform ,Account,Notes\n1,أ,school,snapchat,@noor,anything\n";
     assert_eq!(Registry::parse_csv(text).unwrap().len(), 1);
-    let text = "رقم الجهة,اسم الجهة,نوع الجهة,المنطقة,المنصة,الحساب\n١,أ,مدرسة,الرياض,x,@a\n";
+    let text =
+        "رقم الجهة,اسم الجهة,نوع الجهة,المنطقة,المنصة,الحساب,الاعتماد\n١,أ,مدرسة,الرياض,x,@a,C\n";
     assert_eq!(
         Registry::parse_csv(text).unwrap().accounts()[0].entity.id,
         "1"
@@ -175,8 +178,8 @@ fn missing_and_unknown_columns() {
         problems,
         [
             "line 2: unknown column \"acount\": use entity_id, entity_name, entity_type, region, \
-             platform, account, route, credential, exports (name extra columns \"notes\" or start \
-             them with \"_\")",
+             platform, account, route, credential, auth, exports (name extra columns \"notes\" or \
+             start them with \"_\")",
             "line 2: missing required column \"entity_type\": add it to the header row \
              (required: entity_id, entity_name, entity_type, platform, account)",
             "line 2: missing required column \"account\": add it to the header row (required: \
@@ -197,20 +200,20 @@ fn missing_and_unknown_columns() {
 fn every_row_problem_is_reported_with_its_line() {
     let text = format!(
         "{HEADER}\
-         1,مدرسة,school,,x,@Noor,,,\n\
+         1,مدرسة,school,,x,@Noor,,C,\n\
          2,مكتب,office,,tiktok,@noor,,,\n\
          3,نادي,club,,x,@madrasa-noor,,,\n\
-         4,نادي,hospital,,x,@four,,,\n\
-         ,,school,,x,@five,,,\n\
-         6,مدرسة,school,,x,https://x.com/noor,,,\n\
+         4,نادي,hospital,,x,@four,,C,\n\
+         ,,school,,x,@five,,C,\n\
+         6,مدرسة,school,,x,https://x.com/noor,,C,\n\
          7,مدرسة,school,,x,@seven,rss,,\n\
          8,مدرسة,school,,x,@eight,export,,\n\
          9,مدرسة,school,,x,@nine,api,,a.zip\n\
          10,مدرسة,school,,x,@ten,,noor x,\n\
-         1,مدرسة أخرى,school,,x,@eleven,,,\n\
+         1,مدرسة أخرى,school,,x,@eleven,,C,\n\
          12,مدرسة,school,,youtube,https://www.youtube.com/c/Noor,,,\n\
          13,مدرسة,school,,x,,,,\n\
-         ١٤ب,مدرسة,school,,x,@fourteen,,,\n\
+         ١٤ب,مدرسة,school,,x,@fourteen,,C,\n\
          15,مدرسة,school,x,@fifteen\n"
     );
     let problems = csv_problems(&text);
@@ -314,6 +317,8 @@ type = "club"
     assert_eq!(
         toml_problems(text),
         [
+            "line 9 (entity 1, account 1): no export and no credential: name a credential (API) \
+             or the owner's export files",
             "line 13 (entity 1, account 2): platform \"myspace\" is unknown: use x (or twitter), \
              instagram, facebook, youtube or snapchat",
             "line 16 (entity 2): entity_name is empty: give the entity's name",
@@ -337,7 +342,7 @@ fn load_names_the_file_and_its_format() {
     let bad = dir.path().join("r.csv");
     std::fs::write(
         &bad,
-        format!("{HEADER}1,أ,school,,x,@a,,,\n1,أ,school,,x,@A,,,\n"),
+        format!("{HEADER}1,أ,school,,x,@a,,C,\n1,أ,school,,x,@A,,C,\n"),
     )
     .unwrap();
     let message = Registry::load(&bad).unwrap_err().to_string();
@@ -363,13 +368,21 @@ fn load_names_the_file_and_its_format() {
 
 #[test]
 fn a_registry_of_ten_thousand_rows_parses() {
-    let platforms = ["x", "instagram", "facebook", "youtube", "snapchat"];
+    // Each platform by a route its adapter takes a handle on.
+    let platforms = [
+        ("x", "api,C,"),
+        ("instagram", "export,,ig.zip"),
+        ("facebook", "export,,fb.zip"),
+        ("youtube", "api,C,"),
+        ("snapchat", "web,,"),
+    ];
     let mut text = HEADER.to_owned();
     for i in 0..10_000 {
-        let platform = platforms[i % 5];
+        let (platform, rest) = platforms[i % 5];
+        let rest = rest.replace(".zip", &format!("-{i}.zip"));
         writeln!(
             text,
-            "{},مدرسة رقم {},school,الرياض,{platform},@school{i:05},auto,,",
+            "{},مدرسة رقم {},school,الرياض,{platform},@school{i:05},{rest}",
             i / 5,
             i / 5
         )
@@ -384,7 +397,7 @@ fn a_registry_of_ten_thousand_rows_parses() {
 #[test]
 fn a_quoted_field_may_span_lines_and_line_numbers_stay_true() {
     let text = format!(
-        "{HEADER}1,\"مدرسة\nالنور\",school,,x,@a,,,\n\n2,ب,school,,x,@b,,,\n3,\"لم يغلق,school,,x,@c,,,\n"
+        "{HEADER}1,\"مدرسة\nالنور\",school,,x,@a,,C,\n\n2,ب,school,,x,@b,,C,\n3,\"لم يغلق,school,,x,@c,,,\n"
     );
     let problems = csv_problems(&text);
     assert_eq!(
@@ -393,7 +406,7 @@ fn a_quoted_field_may_span_lines_and_line_numbers_stay_true() {
             "line 6: a double quote opened on this line is never closed: close the quoted field (\"…\")"
         ]
     );
-    let text = format!("{HEADER}1,\"مدرسة\nالنور\",school,,x,@a,,,\n\n2,ب,school,,x,@b,,,\n");
+    let text = format!("{HEADER}1,\"مدرسة\nالنور\",school,,x,@a,,C,\n\n2,ب,school,,x,@b,,C,\n");
     let r = Registry::parse_csv(&text).unwrap();
     assert_eq!(r.accounts()[0].entity.name, "مدرسة\nالنور");
     assert_eq!(r.iter().map(|a| a.line).collect::<Vec<_>>(), [2, 5]);
@@ -421,7 +434,7 @@ fn check_then_batches_stream_the_registry() {
     let path = dir.path().join("big.csv");
     let mut text = HEADER.to_owned();
     for i in 0..2_500 {
-        let credential = ["NOOR_X", "", "RAWDA_X"][i % 3];
+        let credential = ["NOOR_X", "NOOR_X", "RAWDA_X"][i % 3];
         writeln!(text, "{i},مدرسة {i},school,,x,@s{i:05},auto,{credential},").unwrap();
     }
     std::fs::write(&path, &text).unwrap();
@@ -442,8 +455,113 @@ fn check_then_batches_stream_the_registry() {
     assert_eq!(last.as_deref(), Some("x:@s02499"));
 
     // A problem on the last line: check refuses the file, naming the line.
-    writeln!(text, "9,ط,school,,x,@s00001,,,").unwrap();
+    writeln!(text, "9,ط,school,,x,@s00001,,NOOR_X,").unwrap();
     std::fs::write(&path, &text).unwrap();
     let err = Registry::check(&path).unwrap_err();
     assert_eq!(err.problems()[0].line, Some(2_502));
+}
+
+/// The check applies the sources' own rules (issue 13): a line its adapter would refuse is
+/// refused with its line, whatever the route choice that led there.
+#[test]
+fn lines_the_adapters_would_refuse_are_refused_with_their_line() {
+    let text = format!(
+        "{HEADER}\
+         1,أ,school,,instagram,@noor.school,api,NOOR_IG,\n\
+         1,أ,school,,instagram,@noor.club,,NOOR_IG,\n\
+         1,أ,school,,facebook,https://www.facebook.com/NoorSchool,api,NOOR_FB,\n\
+         1,أ,school,,youtube,@noor,web,,\n\
+         1,أ,school,,youtube,@noor_tv,export,,takeout.zip\n\
+         1,أ,school,,x,@noor,,,\n\
+         1,أ,school,,snapchat,@noor,api,SNAP,\n\
+         1,أ,school,,x,@noor_x,export,,a.zip;b.zip\n"
+    );
+    let problems = csv_problems(&text);
+    let expected: [(&str, &str); 8] = [
+        ("line 2", "not a username"),
+        ("line 3", "not a username"),
+        ("line 4", "the Page's numeric id"),
+        ("line 5", "no public-web route for youtube"),
+        ("line 6", "a Google Takeout names its channel only by id"),
+        ("line 7", "no export and no credential"),
+        ("line 8", "Snapchat has no API for public profiles"),
+        ("line 9", "an X archive is one zip; 2 were given"),
+    ];
+    assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+    for (problem, (line, why)) in problems.iter().zip(expected) {
+        assert!(
+            problem.starts_with(&format!("{line}: ")) && problem.contains(why),
+            "{problem}"
+        );
+    }
+}
+
+/// `auth` gives a batch the choices `tawthiq archive` offers (Instagram's login, YouTube's
+/// OAuth token or API key); the run state keeps it with the route.
+#[test]
+fn the_auth_choice_is_read_checked_and_kept_with_the_route() {
+    let header =
+        "entity_id,entity_name,entity_type,platform,account,route,credential,auth,exports\n";
+    let r = Registry::parse_csv(&format!(
+        "{header}1,أ,school,instagram,1784,api,IG,facebook_login,\n\
+         1,أ,school,youtube,@noor_tv,,YT,API key,\n\
+         1,أ,school,youtube,@noor_school,api,YT2,,\n"
+    ))
+    .unwrap();
+    let texts: Vec<String> = r.iter().map(RegistryAccount::route_text).collect();
+    assert_eq!(texts, ["api/facebook_login", "auto/api_key", "api"]);
+    for (account, text) in r.iter().zip(&texts) {
+        assert_eq!(
+            runner::registry::parse_route_text(text).unwrap(),
+            (account.route, account.auth)
+        );
+        assert_eq!(account.account_spec().route.as_deref(), Some(text.as_str()));
+    }
+    assert_eq!(r.accounts()[0].auth, Some(AuthChoice::FacebookLogin));
+    let problems = csv_problems(&format!(
+        "{header}1,أ,school,x,@noor,api,X,oauth,\n\
+         1,أ,school,instagram,@noor.school,export,,facebook,ig.zip\n\
+         1,أ,school,youtube,@noor_tv,api,YT,bearer,\n"
+    ));
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert!(problems[0].contains("line 2: auth oauth is a youtube choice, not x's"));
+    assert!(problems[1].contains("line 3: auth facebook_login applies to the api route"));
+    assert!(problems[2].contains("line 4: auth \"bearer\" is unknown"));
+    let toml = "[[entity]]\nid = 1\nname = \"أ\"\ntype = \"school\"\n[[entity.account]]\n\
+                platform = \"youtube\"\naccount = \"@noor_tv\"\ncredential = \"YT\"\n\
+                auth = \"api_key\"\n";
+    assert_eq!(
+        Registry::parse_toml(toml).unwrap().accounts()[0].auth,
+        Some(AuthChoice::ApiKey)
+    );
+}
+
+/// Two lines listing one export file: maybe one account written two ways, maybe an export on
+/// the wrong line. The check names both lines and lets the run tell.
+#[test]
+fn lines_sharing_an_export_are_named_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.csv");
+    std::fs::write(
+        &path,
+        format!(
+            "{HEADER}1,أ,school,,x,@alnoor_school,export,,exports/x.zip\n\
+             1,أ,school,,x,1234567890123456789,export,,./exports/x.zip\n\
+             1,أ,school,,instagram,@alnoor.school,export,,exports/ig.zip\n"
+        ),
+    )
+    .unwrap();
+    let checked = Registry::check(&path).unwrap();
+    assert_eq!(checked.accounts, 3);
+    let warnings: Vec<String> = checked.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("line 3: export ./exports/x.zip is also listed on line 2"),
+        "{warnings:?}"
+    );
+    assert_eq!(
+        Registry::line_of(&path, "x:1234567890123456789").unwrap(),
+        Some(3)
+    );
+    assert_eq!(Registry::line_of(&path, "x:@nobody").unwrap(), None);
 }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use model::Platform;
+use model::{Outcome, Platform};
 use runner::state::{
     AccountSpec, AccountState, Admission, Adoption, Backoff, Completion, Discard, Disposition,
     EventKind, Failure, Fence, Quota, StateError, StateStore, TokenBucket, UploadIntent,
@@ -38,6 +38,8 @@ fn specs(platform: Platform, n: usize) -> Vec<AccountSpec> {
 
 fn completion(key: &str, fence: Fence) -> Completion {
     Completion {
+        // One gap: a partial capture.
+        outcome: Outcome::Partial,
         bundle_id: format!("{}-f{fence}", key.replace(':', "-")),
         location: format!("file:///bundles/{key}/{fence}"),
         items: 10,
@@ -118,7 +120,7 @@ pub async fn claim_complete_happy_path(store: &dyn StateStore) {
 
     let report = store.report().await.unwrap();
     assert_eq!(report.len(), 1);
-    assert_eq!(report[0].state, AccountState::Done);
+    assert_eq!(report[0].state, AccountState::Partial);
     assert_eq!(
         report[0].bundle_id.as_deref(),
         Some(done.bundle_id.as_str())
@@ -767,7 +769,7 @@ pub async fn summary_and_report(store: &dyn StateStore) {
             xs.counts.running,
             xs.counts.retry,
             xs.counts.deferred,
-            xs.counts.done,
+            xs.counts.partial,
             xs.counts.failed
         ),
         (0, 1, 1, 1, 2, 1)
@@ -783,7 +785,7 @@ pub async fn summary_and_report(store: &dyn StateStore) {
     assert!(report.windows(2).all(|w| w[0].key < w[1].key));
     let row = |key: &str| report.iter().find(|r| r.key == key).unwrap();
     let done = row(&claims[0].key);
-    assert_eq!(done.state, AccountState::Done);
+    assert_eq!(done.state, AccountState::Partial);
     assert_eq!(
         done.bundle_id.as_deref(),
         Some(
@@ -817,6 +819,62 @@ pub async fn unknown_account(store: &dyn StateStore) {
     );
     assert!(store.events("x:nobody").await.unwrap().is_empty());
     assert!(store.last_bundle("x:nobody").await.unwrap().is_none());
+}
+
+/// Each outcome is the account's state of its own (never one `done`), the bundle records it, a
+/// completion cannot record a failure, and `requeue_done` takes back every recorded outcome.
+async fn outcomes_are_states(store: &dyn StateStore) {
+    let t0 = OffsetDateTime::now_utc();
+    store
+        .upsert_accounts(&specs(Platform::X, 4), t0)
+        .await
+        .unwrap();
+    let mut keys = Vec::new();
+    for outcome in [Outcome::Complete, Outcome::Partial, Outcome::Unavailable] {
+        let claim = store.claim("w1", None, t0, LEASE).await.unwrap().unwrap();
+        let mut done = completion(&claim.key, claim.fence);
+        done.outcome = outcome;
+        store
+            .complete(&claim.key, claim.fence, &done, t0)
+            .await
+            .unwrap();
+        let bundle = store.last_bundle(&claim.key).await.unwrap().unwrap();
+        assert_eq!(bundle.outcome, Some(outcome));
+        keys.push((claim.key.clone(), outcome));
+    }
+    let claim = store.claim("w1", None, t0, LEASE).await.unwrap().unwrap();
+    let mut failed = completion(&claim.key, claim.fence);
+    failed.outcome = Outcome::Failed;
+    assert!(
+        store
+            .complete(&claim.key, claim.fence, &failed, t0)
+            .await
+            .is_err(),
+        "a completion never records a failure"
+    );
+    let report = store.report().await.unwrap();
+    for (key, outcome) in &keys {
+        let row = report.iter().find(|r| &r.key == key).unwrap();
+        assert_eq!(row.state, AccountState::of_outcome(*outcome));
+        assert_eq!(row.state.as_str(), outcome.as_str());
+    }
+    let counts = store.summary().await.unwrap().counts();
+    assert_eq!(
+        (
+            counts.complete,
+            counts.partial,
+            counts.unavailable,
+            counts.running
+        ),
+        (1, 1, 1, 1)
+    );
+    assert_eq!(counts.recorded(), 3);
+    let n = store.requeue_done(None, "again", t0).await.unwrap();
+    assert_eq!(
+        n, 3,
+        "complete, partial and unavailable accounts are all captured again"
+    );
+    assert_eq!(store.summary().await.unwrap().counts().pending, 3);
 }
 
 fn granted(a: &Admission) -> bool {
@@ -994,7 +1052,7 @@ pub async fn requeue_done_starts_a_new_pass(store: &dyn StateStore) {
         .unwrap();
     assert_eq!(n, 2);
     let counts = store.summary().await.unwrap().counts();
-    assert_eq!((counts.pending, counts.done), (2, 1));
+    assert_eq!((counts.pending, counts.partial), (2, 1));
     let c = store.claim("w", None, t1, LEASE).await.unwrap().unwrap();
     assert_eq!(c.platform, Platform::X);
     let previous = store.last_bundle(&c.key).await.unwrap().unwrap();
@@ -1102,7 +1160,10 @@ pub async fn adopt_records_a_dead_claims_upload(store: &dyn StateStore) {
         "recorded as a claim of its own"
     );
     assert_eq!(bundles[0].completed_at, t1);
-    assert_eq!(store.report().await.unwrap()[0].state, AccountState::Done);
+    assert_eq!(
+        store.report().await.unwrap()[0].state,
+        AccountState::Partial
+    );
     assert!(store.open_uploads().await.unwrap().is_empty());
     assert_eq!(
         kinds(&store.events(&c.key).await.unwrap()),
@@ -1161,7 +1222,7 @@ pub async fn adopt_refuses_a_fork(store: &dyn StateStore) {
     assert_eq!(open.len(), 1, "only the dead claim's intent is left");
     assert_eq!(
         (open[0].fence, open[0].account_state, open[0].account_fence),
-        (a.fence, AccountState::Done, b.fence)
+        (a.fence, AccountState::Partial, b.fence)
     );
 
     assert_eq!(
@@ -1292,7 +1353,7 @@ pub async fn passes_resume_and_close(store: &dyn StateStore) {
         .platform(Platform::X)
         .unwrap()
         .counts;
-    assert_eq!((counts.done, counts.pending), (1, 2));
+    assert_eq!((counts.partial, counts.pending), (1, 2));
     assert!(store.close_drained_passes(t2).await.unwrap().is_empty());
 
     // `--again` again: the same pass goes on, the account done in it stays done.
@@ -1310,7 +1371,7 @@ pub async fn passes_resume_and_close(store: &dyn StateStore) {
         .platform(Platform::X)
         .unwrap()
         .counts;
-    assert_eq!((counts.done, counts.pending), (1, 2));
+    assert_eq!((counts.partial, counts.pending), (1, 2));
 
     let t4 = t3 + Duration::minutes(1);
     drain(t4, 2).await;
@@ -1481,7 +1542,7 @@ pub async fn concurrent_drain(handles: Vec<Arc<dyn StateStore>>, accounts: usize
 
     let store = &handles[0];
     let counts = store.summary().await.unwrap().counts();
-    assert_eq!(counts.done, accounts as u64);
+    assert_eq!(counts.partial, accounts as u64);
     assert_eq!(counts.total(), accounts as u64);
     for spec in &all {
         let bundles = store.bundles(&spec.key).await.unwrap();
@@ -1495,7 +1556,9 @@ mod sqlite {
     use std::path::Path;
     use std::sync::Arc;
 
-    use runner::state::{SqliteOptions, SqliteStateStore, StateStore};
+    use model::Outcome;
+    use runner::state::{AccountState, SqliteOptions, SqliteStateStore, StateStore};
+    use time::OffsetDateTime;
 
     async fn open(path: &Path) -> SqliteStateStore {
         SqliteStateStore::open(path, SqliteOptions::default())
@@ -1537,6 +1600,7 @@ mod sqlite {
         adopt_refuses_a_fork,
         discard_keeps_a_recorded_bundle,
         passes_resume_and_close,
+        outcomes_are_states,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1579,6 +1643,81 @@ mod sqlite {
             out.push(h.await.unwrap());
         }
         out
+    }
+
+    /// A state written before outcomes (schema 3, one `done` for every recorded capture) is
+    /// brought up to date: `done` becomes `complete` only where the bundle listed no gap, the
+    /// bundles keep their rows and say their outcome, and the account keeps working.
+    #[tokio::test]
+    async fn done_accounts_of_an_older_state_get_their_outcome() {
+        use sqlx::Connection as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let old = [
+                include_str!("../../migrations/sqlite/0001_init.sql"),
+                include_str!("../../migrations/sqlite/0002_quota_budgets.sql"),
+                include_str!("../../migrations/sqlite/0003_account_exports.sql"),
+            ];
+            sqlx::Executor::execute(
+                &mut conn,
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL,
+                     description TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+            )
+            .await
+            .unwrap();
+            for (i, sql) in old.iter().enumerate() {
+                sqlx::Executor::execute(&mut conn, *sql).await.unwrap();
+                sqlx::query("INSERT INTO schema_migrations VALUES (?, 'old', 0)")
+                    .bind(i64::try_from(i).unwrap() + 1)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            sqlx::Executor::execute(
+                &mut conn,
+                "INSERT INTO accounts (key, platform, account, state, gaps, bundle_id, updated_at)
+                     VALUES ('x:whole', 'x', '@whole', 'done', 0, 'b1', 0),
+                            ('x:gappy', 'x', '@gappy', 'done', 2, 'b2', 0),
+                            ('x:later', 'x', '@later', 'pending', 0, NULL, 0);
+                 INSERT INTO bundles (bundle_id, key, fence, location, items, media, gaps, bytes,
+                         completed_at)
+                     VALUES ('b1', 'x:whole', 1, 'f', 1, 0, 0, 1, 0),
+                            ('b2', 'x:gappy', 1, 'f', 1, 0, 2, 1, 0);",
+            )
+            .await
+            .unwrap();
+            conn.close().await.unwrap();
+        }
+        let store = open(&path).await;
+        let report = store.report().await.unwrap();
+        let state = |key: &str| report.iter().find(|r| r.key == key).unwrap().state;
+        assert_eq!(state("x:whole"), AccountState::Complete);
+        assert_eq!(state("x:gappy"), AccountState::Partial);
+        assert_eq!(state("x:later"), AccountState::Pending);
+        for (key, outcome) in [
+            ("x:whole", Outcome::Complete),
+            ("x:gappy", Outcome::Partial),
+        ] {
+            let bundle = store.last_bundle(key).await.unwrap().unwrap();
+            assert_eq!(bundle.outcome, Some(outcome));
+        }
+        // The rebuilt table still takes claims and completions, under its foreign key.
+        let now = OffsetDateTime::now_utc();
+        let claim = store
+            .claim("w", None, now, time::Duration::minutes(5))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claim.key, "x:later");
+        let done = super::completion(&claim.key, claim.fence);
+        store
+            .complete(&claim.key, claim.fence, &done, now)
+            .await
+            .unwrap();
+        store.close().await;
     }
 
     /// A schema written by a newer tawthiq is refused, not silently used.
@@ -1709,6 +1848,7 @@ mod postgres {
         adopt_refuses_a_fork,
         discard_keeps_a_recorded_bundle,
         passes_resume_and_close,
+        outcomes_are_states,
     );
 
     /// 16 handles (own pools), opened at once as workers starting together would, drain 1000
@@ -1750,7 +1890,7 @@ mod postgres {
                 .fetch_all(store.pool())
                 .await
                 .unwrap();
-        assert_eq!(versions, [1, 2, 3, 5]);
+        assert_eq!(versions, [1, 2, 3, 4, 5]);
         drop_schema(&store, &schema).await;
     }
 

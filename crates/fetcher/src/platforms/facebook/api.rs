@@ -58,6 +58,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
+use model::redact::redact_url;
 use model::{AccountId, ContentId, Gap, GapReason, Item, ItemKind, MediaRef, Platform, Profile};
 use model::{Rendition, Route};
 use serde::Deserialize;
@@ -70,8 +71,8 @@ use crate::error::{FetchError, Result};
 use crate::media::{Missing, download_or_gap};
 use crate::platforms::meta::graph::{self, FACEBOOK_HOST, Graph, Pager, parse_page, parse_time};
 use crate::platforms::meta::signals::MetaSignals;
-use crate::source::count;
-use crate::source::{Report, Sink, Source};
+use crate::source::{Identity, Report, Sink, Source};
+use crate::source::{count, edge_gap};
 use crate::transport::{Document, Request, Transport};
 
 const PLATFORM: Platform = Platform::Facebook;
@@ -932,10 +933,12 @@ impl Run<'_> {
         let doc = self
             .get("page", &page_url(target))
             .await
-            .map_err(user_token_error)?;
+            .map_err(|e| user_token_error(e).about_account())?;
         let info = parse_page_info(&doc.body, &doc.url)?;
         let account =
             AccountId::new(&info.id).map_err(|e| malformed(&doc.url, format!("Page id: {e}")))?;
+        let who = Identity::new(Some(&info.id), info.username.as_deref());
+        self.sink.identify(&who).await?;
         self.sink.begin(&account).await?;
         let mut prof = profile(&info);
         for (what, r) in ["the profile picture", "the cover photo"]
@@ -946,12 +949,22 @@ impl Run<'_> {
         }
         self.sink.profile(prof).await?;
 
+        // An edge the Graph API refuses (error 100/33 on `/photos`, a bare 404) loses that edge
+        // only: it is a gap naming the edge, never evidence that the Page is gone.
         for edge in [Edge::Posts, Edge::Photos, Edge::Videos] {
-            self.walk(edge, edge.url(&info.id)).await?;
+            let url = edge.url(&info.id);
+            match self.walk(edge, url.clone()).await {
+                Err(e) if e.is_refusal() => {
+                    let what = format!("the Page's /{} edge", edge.name());
+                    self.gap(edge_gap(&what, Some(&redact_url(url.as_str())), &e))
+                        .await?;
+                }
+                other => other?,
+            }
         }
         // Reels are newer than the other edges; a Page that cannot list them loses only them.
         match self.walk(Edge::Reels, Edge::Reels.url(&info.id)).await {
-            Err(e @ (FetchError::Http { .. } | FetchError::NotFound { .. })) => {
+            Err(e) if e.is_refusal() => {
                 self.gap(Gap {
                     reason: GapReason::NotSupportedByRoute,
                     detail: format!(
@@ -1128,16 +1141,16 @@ impl Run<'_> {
         for chunk in ids.chunks(LOOKUP_BATCH) {
             match self.lookup(kind, chunk).await {
                 Ok(()) => {}
-                Err(e) if e.is_account_state() && chunk.len() > 1 => {
+                Err(e) if e.is_refusal() && chunk.len() > 1 => {
                     for id in chunk {
                         match self.lookup(kind, std::slice::from_ref(id)).await {
                             Ok(()) => {}
-                            Err(e) if e.is_account_state() => self.unreadable(kind, id, &e),
+                            Err(e) if e.is_refusal() => self.unreadable(kind, id, &e),
                             Err(e) => return Err(e),
                         }
                     }
                 }
-                Err(e) if e.is_account_state() => self.unreadable(kind, &chunk[0], &e),
+                Err(e) if e.is_refusal() => self.unreadable(kind, &chunk[0], &e),
                 Err(e) => return Err(e),
             }
         }

@@ -38,8 +38,8 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::export_zip::{ZipEntry, ZipLimits};
 use crate::platforms::meta::export::{
-    Dyi, Entry, FileStore, Skipped, emit_entries, import_report, is_json, malformed, private_kind,
-    resolve_account, store_unreferenced, str_at, unix_time,
+    Dyi, Entry, FileStore, Skipped, emit_entries, export_identity, import_report, is_json,
+    malformed, private_kind, resolve_account, store_unreferenced, str_at, unix_time,
 };
 use crate::source::{Report, Sink, Source};
 
@@ -409,6 +409,8 @@ impl Source for FacebookExport {
                 _ => {}
             }
         }
+        let who = export_identity(dyi, profile.username.as_deref(), "facebook-");
+        sink.identify(&who).await?;
         let account = resolve_account(
             dyi,
             self.account.as_ref(),

@@ -54,6 +54,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 
+use model::redact::redact_url;
 use model::{AccountId, ContentId, Gap, GapReason, Item, ItemKind, MediaRef, Platform, Profile};
 use model::{Rendition, Route};
 use serde::Deserialize;
@@ -66,8 +67,8 @@ use crate::error::{FetchError, Result};
 use crate::media::{Missing, download_or_gap};
 use crate::platforms::meta::graph::{self, Graph, Pager, count_field, malformed, str_field};
 use crate::platforms::meta::signals::MetaSignals;
-use crate::source::count;
-use crate::source::{Report, Sink, Source};
+use crate::source::{Identity, Report, Sink, Source};
+use crate::source::{count, edge_gap};
 use crate::transport::{Document, Request, Transport};
 
 /// The profile with Instagram Login (`user_id` is the Instagram id, `id` is app-scoped).
@@ -277,6 +278,20 @@ pub fn parse_account(body: &[u8], url: &str) -> Result<IgAccount> {
         follows: count_field(&v, "follows_count"),
         media_count: count_field(&v, "media_count"),
     })
+}
+
+/// Who `/me` or `/{ig-user-id}` says the account is: the Instagram user id and, when the
+/// answer also carries the app-scoped `id` (Instagram Login's `/me`), that one too, since a
+/// registry may name the account by either.
+fn identity(body: &[u8], account: &IgAccount) -> Identity {
+    let mut who = Identity::new(Some(&account.id), account.username.as_deref());
+    let scoped = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| id_field(&v, "id"));
+    if let Some(id) = scoped.filter(|id| *id != account.id) {
+        who.ids.push(id);
+    }
+    who
 }
 
 /// A personal account has no API: say what to do instead.
@@ -571,6 +586,15 @@ pub enum Edge {
     Stories,
 }
 
+impl Edge {
+    fn name(self) -> &'static str {
+        match self {
+            Edge::Media => "media",
+            Edge::Stories => "stories",
+        }
+    }
+}
+
 /// One file of an item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FilePlan {
@@ -800,11 +824,15 @@ impl Run<'_> {
             (Login::Facebook, IgTarget::Me) => self.linked_account().await?,
         };
         let endpoint = if id == "me" { "ig-me" } else { "ig-user" };
-        let doc = self.get(endpoint, &profile_url(login, &id)).await?;
+        let doc = self
+            .get(endpoint, &profile_url(login, &id))
+            .await
+            .map_err(FetchError::about_account)?;
         let account = parse_account(&doc.body, &doc.url)?;
         check_professional(&account)?;
         let account_id =
             AccountId::new(&account.id).map_err(|e| bad(&doc.url, format!("account id: {e}")))?;
+        self.sink.identify(&identity(&doc.body, &account)).await?;
         self.sink.begin(&account_id).await?;
         let mut prof = profile(&account);
         if let Some(pic) = &account.picture {
@@ -814,14 +842,26 @@ impl Run<'_> {
         self.sink.profile(prof).await?;
 
         let mut counts = Counts::default();
-        self.edge(Edge::Media, media_url(self.host, &account.id), &mut counts)
-            .await?;
         let stories = graph::url(
             self.host,
             &[&account.id, "stories"],
             &[("fields", STORY_FIELDS)],
         );
-        self.edge(Edge::Stories, stories, &mut counts).await?;
+        // An edge the Graph API refuses loses that edge only: a gap naming it, never evidence
+        // that the account is gone.
+        for (edge, url) in [
+            (Edge::Media, media_url(self.host, &account.id)),
+            (Edge::Stories, stories),
+        ] {
+            match self.edge(edge, url.clone(), &mut counts).await {
+                Err(e) if e.is_refusal() => {
+                    let what = format!("the account's /{} edge", edge.name());
+                    self.gap(edge_gap(&what, Some(&redact_url(url.as_str())), &e))
+                        .await?;
+                }
+                other => other?,
+            }
+        }
 
         if let Some(gap) = count_gap(account.media_count, counts.posts) {
             self.gap(gap).await?;
@@ -887,10 +927,7 @@ impl Run<'_> {
 
     /// Pages a media or stories edge to the end, emitting each item once.
     async fn edge(&mut self, edge: Edge, first: Url, counts: &mut Counts) -> Result<()> {
-        let name = match edge {
-            Edge::Media => "media",
-            Edge::Stories => "stories",
-        };
+        let name = edge.name();
         let mut pager = Pager::new();
         let mut next = Some(first);
         while let Some(url) = next.take() {
@@ -929,7 +966,7 @@ impl Run<'_> {
             let endpoint = format!("children-{}-p{}", m.id, pager.pages() + 1);
             let (data, doc, after) = match self.page(&endpoint, &url, &mut pager).await {
                 Ok(p) => p,
-                Err(e) if e.is_account_state() => {
+                Err(e) if e.is_refusal() => {
                     return self
                         .gap(Gap {
                             reason: GapReason::Unavailable,

@@ -33,8 +33,8 @@ use time::format_description::well_known::Rfc3339;
 use crate::error::Result;
 use crate::export_zip::{ZipEntry, ZipLimits};
 use crate::platforms::meta::export::{
-    Dyi, Entry, FileStore, Skipped, emit_entries, import_report, is_json, malformed, private_kind,
-    resolve_account, store_unreferenced, str_at, unix_time,
+    Dyi, Entry, FileStore, Skipped, emit_entries, export_identity, import_report, is_json,
+    malformed, private_kind, resolve_account, store_unreferenced, str_at, unix_time,
 };
 use crate::source::{Report, Sink, Source};
 
@@ -384,6 +384,8 @@ impl Source for InstagramExport {
                     .map(|x| (e.name.clone(), x)),
             );
         }
+        let who = export_identity(dyi, profile.username.as_deref(), "instagram-");
+        sink.identify(&who).await?;
         let account = resolve_account(
             dyi,
             self.account.as_ref(),

@@ -41,7 +41,7 @@ use crate::error::{FetchError, Result};
 use crate::export_zip::{ExportParts, ZipEntry, ZipLimits};
 use crate::platforms::meta::mojibake::repair_value;
 use crate::source::count;
-use crate::source::{Report, Sink, Stored};
+use crate::source::{Identity, Report, Sink, Stored};
 
 /// Largest JSON document read into memory (big accounts' posts files reach hundreds of MB).
 const MAX_JSON_BYTES: u64 = 2 * 1024 * 1024 * 1024;
@@ -351,6 +351,16 @@ pub fn account_from_file_names(paths: &[PathBuf], prefix: &str) -> Option<Accoun
         }
         account_id_from(user)
     })
+}
+
+/// Who an export says it belongs to: the username its profile file holds, else the one in the
+/// zip's file name (the same places [`resolve_account`] looks when no account is given).
+pub fn export_identity(dyi: &Dyi, username: Option<&str>, zip_prefix: &str) -> Identity {
+    let from_file = || account_from_file_names(dyi.paths(), zip_prefix).map(String::from);
+    Identity {
+        ids: Vec::new(),
+        handle: username.map(str::to_owned).or_else(from_file),
+    }
 }
 
 /// The account an export belongs to: the one given (`--account`), else the `username` its

@@ -69,7 +69,7 @@ use crate::error::{FetchError, Result};
 use crate::export_zip::{ExportParts, ZipEntry, ZipLimits};
 // Generic export helpers (root folder, account ids, JSON paths) that happen to live with Meta's.
 use crate::platforms::meta::export::{account_id_from, find_root, is_json, str_at};
-use crate::source::{Report, Sink, Source, Stored, count};
+use crate::source::{Identity, Report, Sink, Source, Stored, count};
 use crate::transport::{Request, Transport};
 
 const P: Platform = Platform::Snapchat;
@@ -690,6 +690,10 @@ impl Source for SnapchatExport<'_> {
             Some(e) => parse_account(&self.read_json(e).await?),
             None => (None, None),
         };
+        // The username the export itself holds, compared with the account named before
+        // anything is stored (the one given only files an export that names none).
+        sink.identify(&Identity::new(None, username.as_deref()))
+            .await?;
         let Some(account) = self
             .account
             .clone()

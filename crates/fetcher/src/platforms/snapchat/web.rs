@@ -19,12 +19,15 @@
 //!   ([`FetchConfig::user_agent`](crate::FetchConfig), `[fetch] user_agent` in the config file);
 //!   nothing is hard-coded here. Snapchat is reported to serve reduced pages to clients that
 //!   do not look like a desktop browser, so when the configured agent does not start with
-//!   `Mozilla/` a warning is logged and the "not found" and "no `__NEXT_DATA__`" errors say
+//!   `Mozilla/` a warning is logged and the "no user named" and "no `__NEXT_DATA__`" errors say
 //!   which setting to change.
-//! - Account states: no `userProfile` in the page, or HTTP 404 → [`FetchError::NotFound`];
+//! - Account states (all [`FetchError::Unavailable`], the page kept as evidence): HTTP 404, or
+//!   no `userProfile` with Snapchat's not-found marker in the page data → not found;
 //!   `userProfile.$case == "userInfo"` (a person without a public profile: only a display name
-//!   and a Snapcode are shown) → the profile record with that display name, then
-//!   [`FetchError::Protected`]; any other `$case` → [`FetchError::Malformed`].
+//!   and a Snapcode are shown) → the profile record with that display name, then protected.
+//!   A page with no `userProfile` and no marker (the reduced page non-browser agents get)
+//!   proves nothing: [`FetchError::Malformed`], naming the user-agent setting. Any other
+//!   `$case` → [`FetchError::Malformed`].
 //! - Fail loudly: a page without `__NEXT_DATA__` (a changed page, or a block/captcha page:
 //!   the error quotes the page's `<title>`), JSON that does not parse, or a missing or
 //!   mistyped field is [`FetchError::Malformed`] whose detail starts with
@@ -69,14 +72,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use model::{AccountId, ContentId, Gap, GapReason, Item, ItemKind, MediaRef, Platform, Profile};
-use model::{Rendition, Route};
+use model::{Rendition, Route, Unavailability};
 use serde_json::Value;
 use time::OffsetDateTime;
 use url::Url;
 
 use crate::error::{FetchError, Result};
 use crate::media::{Missing, download_or_gap};
-use crate::source::{Report, Sink, Source, count};
+use crate::source::{Identity, Report, Sink, Source, count};
 use crate::transport::{Request, Transport};
 
 /// Where a profile page lives; `www.snapchat.com` is rewritable through the `HostMap`.
@@ -313,8 +316,12 @@ pub enum Account {
         username: Option<String>,
         display_name: Option<String>,
     },
-    /// No `userProfile`: Snapchat knows no such user.
-    Missing,
+    /// No `userProfile`, and the page data carries Snapchat's not-found marker (`NOT_FOUND`,
+    /// `notFound: true` or `statusCode: 404`): Snapchat knows no such user.
+    NotFound,
+    /// No `userProfile` and no not-found marker: a reduced page (Snapchat serves these to
+    /// non-browser user agents) or a changed format. It proves nothing about the account.
+    Unnamed,
 }
 
 /// The fields of `publicProfileInfo` that are read (everything stays in the stored page).
@@ -528,6 +535,21 @@ pub fn parse_page(body: &[u8], url: &str, user_agent_hint: &str) -> Result<Profi
     page_props(&data).map_err(|detail| changed(url, detail))
 }
 
+/// Whether the page data says "no such user" in one of the forms Snapchat's pages use: a
+/// `NOT_FOUND` value, Next.js's `notFound: true`, or `statusCode: 404`.
+fn has_not_found_marker(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s == "NOT_FOUND",
+        Value::Array(a) => a.iter().any(has_not_found_marker),
+        Value::Object(o) => o.iter().any(|(k, v)| {
+            (k == "notFound" && v.as_bool() == Some(true))
+                || (k == "statusCode" && v.as_u64() == Some(404))
+                || has_not_found_marker(v)
+        }),
+        _ => false,
+    }
+}
+
 fn page_props(data: &Value) -> Result<ProfilePage, String> {
     let root = Node::root(data, "__NEXT_DATA__");
     let props = root.req("props")?.req("pageProps")?;
@@ -536,8 +558,13 @@ fn page_props(data: &Value) -> Result<ProfilePage, String> {
     }
     let props = Node::root(props.v, "pageProps");
     let Some(user) = props.get("userProfile") else {
+        let account = if has_not_found_marker(props.v) {
+            Account::NotFound
+        } else {
+            Account::Unnamed
+        };
         return Ok(ProfilePage {
-            account: Account::Missing,
+            account,
             collections: Vec::new(),
             more: Vec::new(),
         });
@@ -782,6 +809,10 @@ impl Run<'_> {
     #[allow(clippy::too_many_lines)]
     async fn capture(&mut self, target: &SnapTarget) -> Result<Report> {
         let username = target.username();
+        // The page is asked for by username and is that username's page: the name is the
+        // identity (an account-state answer is published with the page that says so).
+        let who = Identity::new(None, Some(target.username()));
+        self.sink.identify(&who).await?;
         self.sink.begin(&target.account_id()).await?;
         let ua_hint = if browser_like(&self.transport.config().user_agent) {
             String::new()
@@ -805,7 +836,8 @@ impl Run<'_> {
         let doc = match self.transport.document(self.sink, &req).await {
             Ok(doc) => doc,
             Err(FetchError::NotFound { detail }) => {
-                return Err(FetchError::NotFound {
+                return Err(FetchError::Unavailable {
+                    state: Unavailability::NotFound,
                     detail: format!("Snapchat has no public page for @{username} ({detail})"),
                 });
             }
@@ -815,11 +847,30 @@ impl Run<'_> {
         let page_url = doc.url.clone();
         let info = match &page.account {
             Account::Public(info) => info,
-            Account::Missing => {
-                return Err(FetchError::NotFound {
+            Account::NotFound => {
+                return Err(FetchError::Unavailable {
+                    state: Unavailability::NotFound,
                     detail: format!(
                         "Snapchat knows no user @{username}: the page at {page_url} has no \
-                         userProfile{ua_hint}"
+                         userProfile and carries Snapchat's not-found marker"
+                    ),
+                });
+            }
+            Account::Unnamed => {
+                // A reduced page proves nothing about the account: a failure, not "gone".
+                return Err(FetchError::Malformed {
+                    platform: Platform::Snapchat,
+                    url: page_url,
+                    detail: format!(
+                        "the page names no user (no userProfile and no not-found marker), so \
+                         it says nothing about whether @{username} exists; Snapchat serves such \
+                         reduced pages to non-browser user agents: set [fetch] user_agent to a \
+                         desktop browser's and run again{}",
+                        if ua_hint.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (now {:?})", self.transport.config().user_agent)
+                        }
                     ),
                 });
             }
@@ -840,7 +891,8 @@ impl Run<'_> {
                         route: Route::Web,
                     })
                     .await?;
-                return Err(FetchError::Protected {
+                return Err(FetchError::Unavailable {
+                    state: Unavailability::Protected,
                     detail: format!(
                         "@{username} has no public Snapchat profile (the page shows only a \
                          display name and a Snapcode), so nothing is public to archive; the \
@@ -1248,8 +1300,12 @@ mod tests {
 
     #[test]
     fn account_states() {
-        let missing = serde_json::json!({"pageLinks": {}, "viewerInfo": {"country": "sa"}});
-        assert_eq!(parse(&missing).unwrap().account, Account::Missing);
+        let reduced = serde_json::json!({"pageLinks": {}, "viewerInfo": {"country": "sa"}});
+        assert_eq!(parse(&reduced).unwrap().account, Account::Unnamed);
+        let missing = serde_json::json!({"pageLinks": {}, "pageType": "NOT_FOUND"});
+        assert_eq!(parse(&missing).unwrap().account, Account::NotFound);
+        let next_404 = serde_json::json!({"statusCode": 404});
+        assert_eq!(parse(&next_404).unwrap().account, Account::NotFound);
         let private = serde_json::json!({"userProfile": {"$case": "userInfo", "userInfo": {
             "username": "ahmad.k", "displayName": "أحمد", "snapcodeImageUrl": "https://x/y"}}});
         assert_eq!(

@@ -1,7 +1,7 @@
 //! X API v2 route: the owner's profile and user timeline, with media (reference §1.1–§1.8).
 //!
-//! Flow: resolve the account (`/2/users/me` or `/2/users/by/username/{name}`), call
-//! [`Sink::begin`] with its id, emit the profile, page `/2/users/{id}/tweets` to the end, fetch
+//! Flow: resolve the account (`/2/users/me`, `/2/users/by/username/{name}` or
+//! `/2/users/{id}`), announce it ([`Sink::identify`]), call [`Sink::begin`] with its id, emit the profile, page `/2/users/{id}/tweets` to the end, fetch
 //! the pinned post separately if the timeline did not hold it, download each media file once,
 //! and report what X says exists against what was captured (the 3,200-post cap is a gap).
 //!
@@ -42,7 +42,7 @@ use super::signals::XSignals;
 use crate::auth::{Auth, Secret};
 use crate::error::{FetchError, Result};
 use crate::media::{Missing, download_or_gap};
-use crate::source::{Report, Sink, Source};
+use crate::source::{Identity, Report, Sink, Source};
 use crate::transport::{Document, Request, Transport};
 
 const API: &str = "https://api.x.com/2/";
@@ -72,16 +72,22 @@ pub enum Target {
     Me,
     /// A handle, without `@`.
     Username(String),
+    /// A numeric user id (`/2/users/{id}`).
+    Id(String),
 }
 
 impl FromStr for Target {
     type Err = FetchError;
 
-    /// `me` → [`Target::Me`]; `@handle` or `handle` → [`Target::Username`].
+    /// `me` → [`Target::Me`]; digits → [`Target::Id`]; `@handle` or `handle` →
+    /// [`Target::Username`] (an all-digit handle is written `@123`, as in a registry).
     fn from_str(s: &str) -> Result<Target> {
         let s = s.trim();
         if s.eq_ignore_ascii_case("me") {
             return Ok(Target::Me);
+        }
+        if !s.is_empty() && s.len() <= 30 && s.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(Target::Id(s.to_owned()));
         }
         let name = s.strip_prefix('@').unwrap_or(s);
         // Handles are at most 15 characters today; older accounts may be longer, so allow more
@@ -93,7 +99,7 @@ impl FromStr for Target {
             Ok(Target::Username(name.to_owned()))
         } else {
             Err(FetchError::Config(format!(
-                "X account {s:?}: expected \"me\", \"@handle\" or \"handle\" (letters, digits, _)"
+                "X account {s:?}: expected \"me\", \"@handle\" (letters, digits, _) or the numeric user id"
             )))
         }
     }
@@ -104,6 +110,7 @@ impl fmt::Display for Target {
         match self {
             Target::Me => f.write_str("me"),
             Target::Username(n) => write!(f, "@{n}"),
+            Target::Id(id) => f.write_str(id),
         }
     }
 }
@@ -816,6 +823,7 @@ pub fn user_url(target: &Target) -> Url {
     let mut u = match target {
         Target::Me => api_url(&["users", "me"]),
         Target::Username(n) => api_url(&["users", "by", "username", n]),
+        Target::Id(id) => api_url(&["users", id]),
     };
     u.query_pairs_mut()
         .append_pair("user.fields", USER_FIELDS)
@@ -894,11 +902,17 @@ impl Run<'_> {
         let endpoint = match target {
             Target::Me => "users-me",
             Target::Username(_) => "users-by-username",
+            Target::Id(_) => "users-by-id",
         };
-        let doc = self.api(endpoint, user_url(target)).await?;
+        let doc = self
+            .api(endpoint, user_url(target))
+            .await
+            .map_err(FetchError::about_account)?;
         let UserDoc { user, warnings } = parse_user(&doc.body, &doc.url)?;
         let account =
             AccountId::new(&user.id).map_err(|e| malformed(&doc.url, format!("user id: {e}")))?;
+        let who = Identity::new(Some(&user.id), Some(&user.username));
+        self.sink.identify(&who).await?;
         self.sink.begin(&account).await?;
         let mut prof = profile(&user);
         if let Some(url) = user.profile_image_url.as_deref() {
@@ -1027,7 +1041,7 @@ impl Run<'_> {
     async fn pinned_outside_timeline(&mut self, id: &str, username: &str) -> Result<()> {
         let doc = match self.api("tweet-pinned", tweet_url(id)).await {
             Ok(d) => d,
-            Err(e) if e.is_account_state() => {
+            Err(e) if e.is_refusal() => {
                 return self
                     .gap(Gap {
                         reason: GapReason::Unavailable,
@@ -1198,6 +1212,14 @@ mod tests {
             "abc".parse::<Target>().unwrap(),
             Target::Username("abc".into())
         );
+        assert_eq!(
+            "1456789012345678901".parse::<Target>().unwrap(),
+            Target::Id("1456789012345678901".into())
+        );
+        assert_eq!(
+            "@123".parse::<Target>().unwrap(),
+            Target::Username("123".into())
+        );
         for bad in ["", "@", "a b", "../x", "مدرسة", "a/b"] {
             assert!(bad.parse::<Target>().is_err(), "{bad:?}");
         }
@@ -1222,6 +1244,7 @@ mod tests {
         assert_eq!(user_url(&Target::Me).path(), "/2/users/me");
         let by = user_url(&Target::Username("a_b".into()));
         assert_eq!(by.path(), "/2/users/by/username/a_b");
+        assert_eq!(user_url(&Target::Id("42".into())).path(), "/2/users/42");
         assert!(
             by.query_pairs()
                 .any(|(k, v)| k == "expansions" && v == "pinned_tweet_id")

@@ -27,7 +27,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::error::{FetchError, Result};
 use crate::export_zip::{ExportZip, ZipEntry, ZipLimits};
-use crate::source::{Report, Sink, Source, Stored, count};
+use crate::source::{Identity, Report, Sink, Source, Stored, count};
 
 /// Largest JavaScript data file read into memory (big accounts' `tweets.js` reach hundreds of MB).
 const MAX_JS_BYTES: u64 = 4 * 1024 * 1024 * 1024;
@@ -741,6 +741,8 @@ impl Source for XExport {
         }
 
         // 3. Emit: begin, account.js, profile, the other data files, then posts with their media.
+        let who = Identity::new(Some(&account.id), account.username.as_deref());
+        sink.identify(&who).await?;
         sink.begin(&account_id).await?;
         let mut stored_files = 0u64;
         let mut stored: HashMap<String, Stored> = HashMap::new();

@@ -18,8 +18,9 @@
 //!   title is what people search for; the stored `videos.list` page (`source_path`) holds both
 //!   fields verbatim, separately.
 //! - A 200 answer to `channels.list` without `items` means the channel is gone or unknown
-//!   (deleted and terminated channels answer this way): [`FetchError::NotFound`], the answer
-//!   stored as evidence. A list answer whose `kind` is not the documented one is `Malformed`.
+//!   (deleted and terminated channels answer this way, and so does a channel that never
+//!   existed): an unavailable account ([`FetchError::about_account`]), the answer stored as
+//!   evidence. A list answer whose `kind` is not the documented one is `Malformed`.
 //! - Playlist placeholders (`"Deleted video"` / `"Private video"`: no `videoOwnerChannelId`,
 //!   no thumbnails) are recognised by shape, not title (titles may be localised), and become
 //!   one `Unavailable` gap each. An id the playlist lists but `videos.list` does not return is
@@ -77,7 +78,7 @@ use super::ytdlp::{self, FileStream, RunError, YtDlp};
 use crate::auth::{Auth, Secret};
 use crate::error::{FetchError, Result};
 use crate::media::{Missing, download_or_gap, is_per_file};
-use crate::source::{Report, Sink, Source, count};
+use crate::source::{Identity, Report, Sink, Source, count};
 use crate::transport::{Document, Request, Transport};
 
 const API: &str = "https://www.googleapis.com/youtube/v3/";
@@ -1086,10 +1087,16 @@ impl Run<'_> {
     }
 
     async fn capture(&mut self, target: &ChannelTarget) -> Result<Report> {
-        let doc = self.api("channels", channel_url(target), LIST_COST).await?;
-        let (channel, uploads) = parse_channel(&doc.body, &doc.url)?;
+        let doc = self
+            .api("channels", channel_url(target), LIST_COST)
+            .await
+            .map_err(FetchError::about_account)?;
+        let (channel, uploads) =
+            parse_channel(&doc.body, &doc.url).map_err(FetchError::about_account)?;
         let account = AccountId::new(&channel.id)
             .map_err(|e| malformed(&doc.url, format!("channel id: {e}")))?;
+        let who = Identity::new(Some(&channel.id), channel.snippet.custom_url.as_deref());
+        self.sink.identify(&who).await?;
         self.sink.begin(&account).await?;
         self.channel_id.clone_from(&channel.id);
         let mut prof = profile(&channel);

@@ -67,7 +67,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::error::{FetchError, Result};
 use crate::export_tar::TarParts;
 use crate::export_zip::{ExportParts, ZipLimits};
-use crate::source::{Report, Sink, Source, Stored, count};
+use crate::source::{Identity, Report, Sink, Source, Stored, count};
 
 /// Largest CSV read into memory (big channels' `videos.csv` is a few MB).
 const MAX_CSV_BYTES: u64 = 512 * 1024 * 1024;
@@ -817,11 +817,7 @@ impl YouTubeTakeout {
         videos: &[VideoRow],
         channel_file: &str,
     ) -> Result<AccountId> {
-        let from_videos = {
-            let ids: BTreeSet<&str> = videos.iter().filter_map(|v| v.channel.as_deref()).collect();
-            (ids.len() == 1).then(|| ids.into_iter().next().unwrap_or_default())
-        };
-        let found = channel.map(|(id, _)| id.as_str()).or(from_videos);
+        let found = named_channel(channel, videos);
         match (found, &self.account) {
             (Some(c), Some(given)) if c != given.as_str() => Err(self.refuse(format!(
                 "this Takeout is channel {c} ({channel_file}), not {given}: omit --account or give {c}"
@@ -834,6 +830,19 @@ impl YouTubeTakeout {
             ))),
         }
     }
+}
+
+/// The channel id the Takeout names: `channels/channel.csv`'s, else the one id every
+/// `videos.csv` row names.
+fn named_channel<'a>(
+    channel: Option<&'a (String, Option<String>)>,
+    videos: &'a [VideoRow],
+) -> Option<&'a str> {
+    let from_videos = || {
+        let ids: BTreeSet<&str> = videos.iter().filter_map(|v| v.channel.as_deref()).collect();
+        (ids.len() == 1).then(|| ids.into_iter().next().unwrap_or_default())
+    };
+    channel.map(|(id, _)| id.as_str()).or_else(from_videos)
 }
 
 #[async_trait]
@@ -888,6 +897,8 @@ impl Source for YouTubeTakeout {
             Some(f) => parse_posts(f, &self.archive.read(f).await?),
             None => Ok(Vec::new()),
         };
+        let who = Identity::new(named_channel(channel.as_ref(), &videos), None);
+        sink.identify(&who).await?;
         let account = self.resolve_account(channel.as_ref(), &videos, &channel_label)?;
 
         // Join video files to rows.
