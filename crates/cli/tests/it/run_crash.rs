@@ -696,7 +696,7 @@ fn an_interrupted_again_pass_is_continued() {
     assert!(resumed.status.success(), "{}", stderr_logs(dir.path()));
     let report: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
     assert_eq!(
-        report["this_run"]["done"].as_u64(),
+        report["this_run"]["complete"].as_u64(),
         Some((ACCOUNTS - before) as u64),
         "only what the pass had not archived: {report}"
     );
@@ -724,7 +724,7 @@ fn an_interrupted_again_pass_is_continued() {
     assert!(third.status.success(), "{}", stderr_logs(dir.path()));
     let report: serde_json::Value = serde_json::from_slice(&third.stdout).unwrap();
     assert_eq!(
-        report["this_run"]["done"].as_u64(),
+        report["this_run"]["complete"].as_u64(),
         Some(ACCOUNTS as u64),
         "{report}"
     );
