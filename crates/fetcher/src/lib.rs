@@ -37,4 +37,5 @@ pub use config::{FetchConfig, HostMap, RateLimits, RetryPolicy};
 pub use error::{FetchError, Result};
 pub use memory_sink::MemorySink;
 pub use source::{ByteStream, MemoryStream, Report, Sink, Source, Stored};
+pub use transport::waits::{Wait, WaitCause, WaitHook, WaitObserver};
 pub use transport::{Document, Request, Transport};
