@@ -611,7 +611,7 @@ async fn a_reset_time_ahead_is_waited_for_and_the_wait_is_observed() {
     use fetcher::WaitCause;
     use fetcher::platforms::x::signals::XSignals;
     let server = MockServer::start().await;
-    let reset = crate::conformance::start_time().unix_timestamp() + 1200;
+    let reset = crate::conformance::start_time().unix_timestamp() + 600;
     Mock::given(path("/2/users/1/tweets"))
         .respond_with(
             ResponseTemplate::new(429)
@@ -633,7 +633,7 @@ async fn a_reset_time_ahead_is_waited_for_and_the_wait_is_observed() {
         )
         .await
         .unwrap();
-    let wait = Duration::from_secs(1201);
+    let wait = Duration::from_secs(601);
     assert_eq!(h.clock.sleeps(), [wait]);
     assert_eq!(
         *waits.0.lock().unwrap(),
