@@ -370,6 +370,6 @@ mod tests {
         assert_eq!(human_duration(Duration::from_millis(400)), "0.4 s");
         assert_eq!(human_duration(Duration::from_secs(45)), "45 s");
         assert_eq!(human_duration(Duration::from_secs(1201)), "20 min 1 s");
-        assert_eq!(human_duration(Duration::from_secs(7500)), "2 h 5 min");
+        assert_eq!(human_duration(Duration::from_mins(125)), "2 h 5 min");
     }
 }

@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long)]
     public: Option<PathBuf>,
     /// Write tawthiq.key and tawthiq.pub in the current folder instead (sign with them through
-    /// --key, TAWTHIQ_KEY or [signing] secret_key).
+    /// `--key`, `TAWTHIQ_KEY` or `[signing] secret_key`).
     #[arg(long, conflicts_with = "secret")]
     here: bool,
     /// Replace existing key files. The old secret key is lost; bundles it signed still verify

@@ -103,7 +103,9 @@ pub struct Waits {
 
 impl std::fmt::Debug for Waits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Waits").field("hook", &self.hook).finish()
+        f.debug_struct("Waits")
+            .field("hook", &self.hook)
+            .finish_non_exhaustive()
     }
 }
 

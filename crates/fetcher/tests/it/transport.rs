@@ -519,9 +519,12 @@ async fn web_pages_accept_html_and_api_documents_do_not() {
     expect_error(refused, "unexpected_html");
 }
 
-/// Every wait the transport reports, as (cause, platform, host, planned, waited).
+/// One wait the transport reported: cause, platform, host, planned, waited.
+type Seen = (fetcher::WaitCause, Platform, String, Duration, Duration);
+
+/// Every wait the transport reports.
 #[derive(Default)]
-struct Waits(std::sync::Mutex<Vec<(fetcher::WaitCause, Platform, String, Duration, Duration)>>);
+struct Waits(std::sync::Mutex<Vec<Seen>>);
 
 impl fetcher::WaitObserver for Waits {
     fn started(&self, _wait: &fetcher::Wait) {}
