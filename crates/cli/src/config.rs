@@ -23,6 +23,44 @@ pub struct Config {
     pub secrets: Secrets,
     #[serde(default)]
     pub run: Run,
+    /// The file this was read from, if any (for messages that say where a setting was looked
+    /// for).
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
+}
+
+/// The key files `tawthiq keygen` writes, in the user's configuration folder by default.
+pub const KEY_FILE: &str = "tawthiq.key";
+pub const PUBLIC_KEY_FILE: &str = "tawthiq.pub";
+
+/// The user's configuration folder for tawthiq: `$XDG_CONFIG_HOME/tawthiq`, else
+/// `$HOME/.config/tawthiq` (`%APPDATA%\tawthiq` on Windows); `None` when none of these is set.
+///
+/// Plain environment variables rather than the `dirs` crate: the folder must be the one the
+/// docs name on every Unix (macOS included, where `dirs` would answer `~/Library/Application
+/// Support`), and a relative `XDG_CONFIG_HOME` is ignored as the XDG spec says.
+pub fn user_dir() -> Option<PathBuf> {
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    let base = absolute("XDG_CONFIG_HOME")
+        .or_else(|| absolute("HOME").map(|h| h.join(".config")))
+        .or_else(|| {
+            if cfg!(windows) {
+                absolute("APPDATA")
+            } else {
+                None
+            }
+        })?;
+    Some(base.join("tawthiq"))
+}
+
+/// Where `tawthiq keygen` writes the secret key by default, and where signing commands look
+/// last.
+pub fn default_key_path() -> Option<PathBuf> {
+    user_dir().map(|d| d.join(KEY_FILE))
 }
 
 /// Batch runs (`tawthiq run`; see `config/README.md`, `[run]`).
@@ -144,7 +182,43 @@ impl Config {
         }
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading config {}", path.display()))?;
-        Self::parse(&text).with_context(|| format!("config {}", path.display()))
+        let mut cfg = Self::parse(&text).with_context(|| format!("config {}", path.display()))?;
+        cfg.file = Some(path);
+        Ok(cfg)
+    }
+
+    /// The signing key file: `flag` (`--key`, or `TAWTHIQ_KEY` which clap folds into it), else
+    /// `[signing] secret_key`, else the file `tawthiq keygen` writes by default
+    /// ([`default_key_path`]) when it exists. None of them: an error naming every place looked
+    /// at and how to make a key.
+    pub fn signing_key_path(&self, flag: Option<&Path>) -> anyhow::Result<PathBuf> {
+        if let Some(p) = flag {
+            return Ok(p.to_path_buf());
+        }
+        if let Some(p) = &self.signing.secret_key {
+            return Ok(p.clone());
+        }
+        let default = default_key_path();
+        if let Some(p) = default.as_ref().filter(|p| p.exists()) {
+            return Ok(p.clone());
+        }
+        let config = match &self.file {
+            Some(f) => format!("[signing] secret_key in {} (not set)", f.display()),
+            None => {
+                "[signing] secret_key (no config file: --config, TAWTHIQ_CONFIG or ./tawthiq.toml)"
+                    .into()
+            }
+        };
+        let default = match default {
+            Some(p) => format!("{} (no such file)", p.display()),
+            None => {
+                "the user configuration folder (unknown: neither XDG_CONFIG_HOME nor HOME is set)"
+                    .into()
+            }
+        };
+        anyhow::bail!(
+            "no signing key: looked at --key, TAWTHIQ_KEY, {config}, and {default}; make one with `tawthiq keygen` (it writes it where this looks last), or pass --key FILE"
+        )
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Config> {
@@ -185,6 +259,9 @@ impl Config {
         if let Ok(list) = std::env::var("TAWTHIQ_HOSTS") {
             c.hosts.merge(&fetcher::HostMap::parse_list(&list)?);
         }
+        // Every transport of this process reports its waits to the one board the commands
+        // show (archive/import under their spinner, run above its bars) and sum up at the end.
+        c.waits = fetcher::WaitHook::new(crate::progress::waits().clone());
         for (host, per_minute) in &f.rate_limits {
             if host == "default" {
                 c.limits.default_per_minute = *per_minute;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::error::FetchError;
+use crate::transport::waits::WaitHook;
 
 #[derive(Debug, Clone)]
 pub struct FetchConfig {
@@ -29,6 +30,8 @@ pub struct FetchConfig {
     pub hosts: HostMap,
     /// An HTTP(S) proxy for every request, if any.
     pub proxy: Option<String>,
+    /// Who is told when a request is held back (see [`crate::transport::waits`]).
+    pub waits: WaitHook,
 }
 
 impl Default for FetchConfig {
@@ -44,6 +47,7 @@ impl Default for FetchConfig {
             limits: RateLimits::default(),
             hosts: HostMap::default(),
             proxy: None,
+            waits: WaitHook::default(),
         }
     }
 }

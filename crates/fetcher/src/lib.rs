@@ -38,4 +38,5 @@ pub use config::{FetchConfig, HostMap, RateLimits, RetryPolicy};
 pub use error::{FetchError, IdentityProblem, Result};
 pub use memory_sink::MemorySink;
 pub use source::{ByteStream, Identity, MemoryStream, Report, Sink, Source, Stored};
+pub use transport::waits::{Wait, WaitCause, WaitHook, WaitObserver};
 pub use transport::{Document, Request, Transport};

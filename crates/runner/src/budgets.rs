@@ -16,6 +16,7 @@ use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use fetcher::FetchError;
+use fetcher::WaitCause;
 use fetcher::transport::gate::{Gate, Outgoing};
 use model::Platform;
 use time::OffsetDateTime;
@@ -90,8 +91,14 @@ impl SharedBudgets {
         Ok(until)
     }
 
-    /// Waits until `until`, or defers when that is too far.
-    async fn wait_until(&self, until: OffsetDateTime, reason: &str) -> Result<(), FetchError> {
+    /// Waits until `until` (through the transport's waits, so it is shown), or defers when
+    /// that is too far.
+    async fn wait_until(
+        &self,
+        request: &Outgoing<'_>,
+        until: OffsetDateTime,
+        reason: &str,
+    ) -> Result<(), FetchError> {
         let now = OffsetDateTime::now_utc();
         let wait: StdDuration = (until - now).try_into().unwrap_or(StdDuration::ZERO);
         if wait > self.max_wait {
@@ -101,7 +108,16 @@ impl SharedBudgets {
                 max_wait: self.max_wait,
             });
         }
-        tokio::time::sleep(wait).await;
+        request
+            .waits
+            .sleep(
+                request.platform,
+                request.host,
+                WaitCause::Shared,
+                reason,
+                wait,
+            )
+            .await;
         Ok(())
     }
 }
@@ -124,8 +140,12 @@ impl Gate for SharedBudgets {
                 {
                     Admission::Granted => return Ok(()),
                     Admission::Wait { until, reason } => {
-                        self.wait_until(until, &format!("{}: {reason}", request.platform))
-                            .await?;
+                        self.wait_until(
+                            &request,
+                            until,
+                            &format!("{}: {reason}", request.platform),
+                        )
+                        .await?;
                     }
                 }
             } else {
@@ -133,7 +153,7 @@ impl Gate for SharedBudgets {
                     None => return Ok(()),
                     Some(until) => {
                         let reason = format!("{} is blocked for every worker", request.platform);
-                        self.wait_until(until, &reason).await?;
+                        self.wait_until(&request, until, &reason).await?;
                         // The block is over: read it again rather than trust the cache.
                         self.blocks
                             .lock()

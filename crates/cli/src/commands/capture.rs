@@ -40,6 +40,8 @@ pub fn run(
     cfg: &Config,
     fallback_account: Option<AccountId>,
 ) -> anyhow::Result<Outcome> {
+    // Waits show under the spinner as they happen; their summary prints when this returns.
+    let _waits = progress::WaitSummaryAtEnd;
     std::fs::create_dir_all(&flags.output)
         .with_context(|| format!("output folder {}", flags.output.display()))?;
     let key = flags.writer.signing_key(cfg)?;

@@ -35,12 +35,10 @@ pub fn public_keys(flags: &[PathBuf], cfg: &Config) -> anyhow::Result<Vec<Public
         .collect()
 }
 
-/// The signing key from `--key` / `TAWTHIQ_KEY`, else the config.
+/// The signing key from `--key` / `TAWTHIQ_KEY`, else the config, else `tawthiq keygen`'s
+/// default place (see `Config::signing_key_path`).
 fn signing_key(flag: Option<&PathBuf>, cfg: &Config) -> anyhow::Result<SecretKey> {
-    let path = flag
-        .cloned()
-        .or_else(|| cfg.signing.secret_key.clone())
-        .context("no signing key: pass --key (make one with `tawthiq keygen`)")?;
+    let path = cfg.signing_key_path(flag.map(PathBuf::as_path))?;
     SecretKey::load(&path).context("loading the signing key")
 }
 

@@ -85,6 +85,8 @@ pub struct Args {
 pub const DEFAULT_STORE: &str = "tawthiq-run/bundles";
 #[allow(clippy::too_many_lines)] // the run's set-up in order: each step a few lines
 pub fn run(a: &Args, cfg: &Config) -> anyhow::Result<Outcome> {
+    // Waits show above the bars as they happen; their summary prints when this returns.
+    let _waits = crate::progress::WaitSummaryAtEnd;
     // Everything that can be wrong with the input is found before any account starts.
     // The registry is checked whole but never held: it is fed into the run state in batches
     // below, and each worker builds its account's source from its claim.
@@ -461,6 +463,7 @@ impl Bars {
             bar.reset_eta();
             rows.push((p.platform, bar, finished_before));
         }
+        let _ = crate::progress::waits().show_through(crate::progress::Out::Multi(multi.clone()));
         let progress = Arc::clone(progress);
         let started = std::time::Instant::now();
         let ticker = tokio::spawn(async move {
@@ -477,13 +480,17 @@ impl Bars {
                     #[allow(clippy::cast_precision_loss)]
                     let rate = finished as f64 / secs;
                     bar.set_position(before + finished);
-                    bar.set_message(format!(
+                    let mut msg = format!(
                         "complete {complete} · partial {partial} · unavailable {unavailable} · failed {failed} · deferred {} · retry {} · running {} · {} · {rate:.1} acct/s",
                         f.deferred.load(Ordering::Relaxed),
                         f.retry.load(Ordering::Relaxed),
                         progress.running(*platform),
                         human_bytes(bytes),
-                    ));
+                    );
+                    if let Some(wait) = crate::progress::waits().status(Some(*platform)) {
+                        msg = format!("{msg} · {wait}");
+                    }
+                    bar.set_message(msg);
                 }
                 tokio::time::sleep(StdDuration::from_millis(250)).await;
             }

@@ -8,7 +8,9 @@ pub fn tawthiq() -> Command {
     c.env_remove("TAWTHIQ_KEY")
         .env_remove("TAWTHIQ_PUBKEY")
         .env_remove("TAWTHIQ_TSA_URL")
-        .env_remove("TAWTHIQ_CONFIG");
+        .env_remove("TAWTHIQ_CONFIG")
+        // Never the developer's own keys: tests name theirs, or give a home of their own.
+        .env("XDG_CONFIG_HOME", "/nonexistent/tawthiq-tests/config");
     c.stdin(Stdio::null());
     c
 }
@@ -108,6 +110,17 @@ pub fn media_bytes(seed: u8, n: usize, head: &[u8]) -> Vec<u8> {
     let mut v = head.to_vec();
     v.extend((0..n).map(|i| (i as u8).wrapping_mul(13).wrapping_add(seed)));
     v
+}
+
+/// The one file in `dir`, or `None` when it holds no file (folders are not counted).
+pub fn only_file_or_none(dir: &Path) -> Option<PathBuf> {
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    assert!(files.len() <= 1, "{files:?}");
+    files.into_iter().next()
 }
 
 pub fn only_file(dir: &Path) -> PathBuf {

@@ -9,6 +9,7 @@ use model::Platform;
 use time::OffsetDateTime;
 
 use crate::error::Result;
+use crate::transport::waits::Waits;
 
 /// One request about to be sent, as the gate sees it.
 #[derive(Debug, Clone, Copy)]
@@ -19,11 +20,14 @@ pub struct Outgoing<'a> {
     /// Quota units the request spends (1, or the platform's documented cost: YouTube
     /// `captions.list` 50, a caption download 200).
     pub cost: u32,
+    /// How the gate waits, when it must: on the transport's clock, seen by its observer.
+    pub waits: &'a Waits,
 }
 
 #[async_trait]
 pub trait Gate: Send + Sync {
-    /// Called before each attempt is sent; returns when it may go. May wait; returns
+    /// Called before each attempt is sent; returns when it may go. May wait (through
+    /// [`Outgoing::waits`], so the wait is shown); returns
     /// [`crate::FetchError::Deferred`] when the wait would be longer than the caller allows.
     async fn admit(&self, request: Outgoing<'_>) -> Result<()>;
 

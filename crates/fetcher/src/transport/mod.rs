@@ -4,12 +4,18 @@
 //! signals, classification into [`FetchError`]s, streaming media straight into the sink with a
 //! size cap and completeness checks, a capture-log entry for every exchange (every attempt,
 //! failed ones included) with secrets redacted, and host rewrites (proxies, replay servers).
+//!
+//! Every wait (a platform's reset time, a backoff, a spent budget) goes through [`waits`], so
+//! whoever drives the capture can show it. A reset time already past, or further away than
+//! [`retry::RESET_HORIZON`], is not believed: the retry falls back to exponential backoff and
+//! no such time is ever reported.
 
 pub mod body;
 pub mod classify;
 pub mod gate;
 pub mod ratelimit;
 pub mod retry;
+pub mod waits;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +36,7 @@ use body::CappedBody;
 use classify::{Exchange, Signals, Verdict};
 use gate::{Gate, Outgoing};
 use ratelimit::HostLimiter;
+use waits::{WaitCause, Waits};
 
 /// One GET, or a POST of a form ([`Request::post_form`]).
 pub struct Request<'a> {
@@ -48,6 +55,8 @@ pub struct Request<'a> {
     pub web_page: bool,
     /// Quota units one attempt spends (1 unless the platform documents otherwise).
     pub cost: u32,
+    /// A host that cannot be reached fails the request at once (see [`Request::reach_once`]).
+    pub reach_once: bool,
 }
 
 impl<'a> Request<'a> {
@@ -61,7 +70,18 @@ impl<'a> Request<'a> {
             form: None,
             web_page: false,
             cost: 1,
+            reach_once: false,
         }
+    }
+
+    /// When the host cannot be reached (connection refused, no route, name not resolved,
+    /// connect timeout), fails with [`FetchError::Connect`] after this one attempt instead of
+    /// retrying with backoff: for optional fetches an offline import must not wait minutes on
+    /// (the caller records a gap). Answers that do arrive are retried as usual.
+    #[must_use]
+    pub fn reach_once(mut self) -> Self {
+        self.reach_once = true;
+        self
     }
 
     /// Sets the quota units one attempt spends (see [`gate::Outgoing::cost`]).
@@ -123,6 +143,7 @@ pub struct Transport {
     spent: std::sync::Mutex<std::collections::HashMap<String, OffsetDateTime>>,
     /// Budgets shared with other workers (batch runs only).
     gate: Option<Arc<dyn Gate>>,
+    waits: Waits,
 }
 
 /// Status, headers and body of one exchange that produced a response.
@@ -153,6 +174,7 @@ impl Transport {
             .build()
             .map_err(|e| FetchError::Config(format!("HTTP client: {}", e.without_url())))?;
         let limiter = HostLimiter::new(cfg.limits.clone());
+        let waits = Waits::new(cfg.waits.clone(), Arc::clone(&clock));
         Ok(Transport {
             client,
             cfg,
@@ -160,6 +182,7 @@ impl Transport {
             limiter,
             spent: std::sync::Mutex::default(),
             gate: None,
+            waits,
         })
     }
 
@@ -194,7 +217,8 @@ impl Transport {
                 Err(e) => {
                     self.log_failure(sink, req, &shown, started, None, &HeaderMap::new(), &e)
                         .await?;
-                    self.before_retry(attempt, None, &shown, e).await?;
+                    self.before_retry(req, attempt, None, &e.to_string(), e)
+                        .await?;
                     continue;
                 }
             };
@@ -225,7 +249,7 @@ impl Transport {
             };
             match verdict(req, &ex) {
                 Verdict::Accept => {
-                    if let Some(until) = req.signals.and_then(|s| s.spent_until(&ex)) {
+                    if let Some(until) = spent_until(req, &ex) {
                         self.mark_spent(req, until, "the platform reports its budget spent")
                             .await;
                     }
@@ -250,7 +274,7 @@ impl Transport {
                         self.mark_spent(req, at, &reason).await;
                     }
                     let e = exhausted(req, &shown, answer.status, at);
-                    self.before_retry(attempt, at, &reason, e).await?;
+                    self.before_retry(req, attempt, at, &reason, e).await?;
                 }
             }
         }
@@ -276,7 +300,8 @@ impl Transport {
                 Err(e) => {
                     self.log_failure(sink, req, &shown, started, None, &HeaderMap::new(), &e)
                         .await?;
-                    self.before_retry(attempt, None, &shown, e).await?;
+                    self.before_retry(req, attempt, None, &e.to_string(), e)
+                        .await?;
                     continue;
                 }
             };
@@ -295,7 +320,7 @@ impl Transport {
                     });
                     self.log_failure(sink, req, &shown, started, Some(status), &headers, &e)
                         .await?;
-                    self.before_retry(attempt, at, &reason, e).await?;
+                    self.before_retry(req, attempt, at, &reason, e).await?;
                     continue;
                 }
                 Err(MediaRefusal::Fail(e)) => {
@@ -324,7 +349,8 @@ impl Transport {
                 Err(e) => {
                     self.log_failure(sink, req, &shown, started, Some(status), &headers, &e)
                         .await?;
-                    self.before_retry(attempt, None, &shown, e).await?;
+                    self.before_retry(req, attempt, None, &e.to_string(), e)
+                        .await?;
                 }
             }
         }
@@ -344,6 +370,7 @@ impl Transport {
                 platform: req.platform,
                 host: &host,
                 cost: req.cost,
+                waits: &self.waits,
             })
             .await?;
         }
@@ -489,27 +516,36 @@ impl Transport {
         let wait =
             Duration::from_millis(u64::try_from((until - now).whole_milliseconds()).unwrap_or(0))
                 + Duration::from_secs(1);
+        let reason = format!("{host} reports its request budget spent");
         if wait > self.cfg.retry.max_wait {
             return Err(FetchError::Deferred {
-                reason: format!("{host} reports its request budget spent"),
+                reason,
                 until,
                 max_wait: self.cfg.retry.max_wait,
             });
         }
-        self.clock.sleep(wait).await;
+        self.waits
+            .sleep(req.platform, &host, WaitCause::Reset, &reason, wait)
+            .await;
         self.spent.lock().expect("spent lock").remove(&host);
         Ok(())
     }
 
-    /// Decides whether to try again after `error`, and waits if so.
+    /// Decides whether to try again after `error`, and waits if so. `at` is a reset time the
+    /// platform named, already checked by [`verdict`] to be plausible.
     async fn before_retry(
         &self,
+        req: &Request<'_>,
         attempt: u32,
         at: Option<OffsetDateTime>,
         reason: &str,
         error: FetchError,
     ) -> Result<()> {
         if !error.is_retryable() {
+            return Err(error);
+        }
+        // Nothing answered at all: the caller would rather record a gap than wait minutes.
+        if req.reach_once && matches!(error, FetchError::Connect { .. }) {
             return Err(error);
         }
         let policy = &self.cfg.retry;
@@ -531,9 +567,15 @@ impl Transport {
         if attempt >= policy.max_attempts {
             return Err(error);
         }
-        let wait = named_wait.unwrap_or_else(|| retry::backoff(policy, attempt));
+        let (wait, cause) = match named_wait {
+            Some(w) => (w, WaitCause::Reset),
+            None => (retry::backoff(policy, attempt), WaitCause::Backoff),
+        };
         tracing::info!(attempt, ?wait, reason, "retrying");
-        self.clock.sleep(wait).await;
+        let host = req.url.host_str().unwrap_or_default().to_ascii_lowercase();
+        self.waits
+            .sleep(req.platform, &host, cause, reason, wait)
+            .await;
         Ok(())
     }
 
@@ -601,11 +643,60 @@ enum MediaRefusal {
     Fail(FetchError),
 }
 
-/// The platform's reading of a response, else the generic rules.
+/// The platform's reading of a response, else the generic rules; a named reset time that
+/// cannot be right is dropped (see [`plausible_reset`]), so the retry backs off instead.
 fn verdict(req: &Request<'_>, ex: &Exchange<'_>) -> Verdict {
-    req.signals
+    let v = req
+        .signals
         .and_then(|s| s.classify(ex))
-        .unwrap_or_else(|| classify::generic(ex))
+        .unwrap_or_else(|| classify::generic(ex));
+    match v {
+        Verdict::Retry {
+            at: Some(at),
+            reason,
+        } => match plausible_reset(at, ex.now) {
+            Ok(at) => Verdict::Retry {
+                at: Some(at),
+                reason,
+            },
+            Err(why) => Verdict::Retry {
+                at: None,
+                reason: format!("{reason} ({why}; backing off instead)"),
+            },
+        },
+        other => other,
+    }
+}
+
+/// A spent budget announced in an accepted answer, when its reset time is believable.
+fn spent_until(req: &Request<'_>, ex: &Exchange<'_>) -> Option<OffsetDateTime> {
+    let until = req.signals.and_then(|s| s.spent_until(ex))?;
+    match plausible_reset(until, ex.now) {
+        Ok(until) => Some(until),
+        Err(why) => {
+            tracing::warn!(url = ex.url, "ignoring a spent-budget signal: {why}");
+            None
+        }
+    }
+}
+
+/// `at` when it is a time to wait for: after `now` and within [`retry::RESET_HORIZON`]. A
+/// reset already past (a stale header, a skewed clock: waiting "until then" would retry at
+/// once, again and again) or absurdly far (a misread unit) is refused with the reason.
+fn plausible_reset(at: OffsetDateTime, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
+    let shown = at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.to_string());
+    if at <= now {
+        Err(format!("its reset time {shown} is already past"))
+    } else if at - now > retry::RESET_HORIZON {
+        Err(format!(
+            "its reset time {shown} is more than {} hours away",
+            retry::RESET_HORIZON.whole_hours()
+        ))
+    } else {
+        Ok(at)
+    }
 }
 
 /// The error to report when a retryable response keeps coming back: a server failure (5xx,
@@ -631,7 +722,9 @@ fn exhausted(
 
 /// Maps a reqwest error without ever printing its URL (which may carry a token).
 fn request_error(e: &reqwest::Error, shown: &str, timeout: Duration) -> FetchError {
-    if e.is_timeout() {
+    // A connect timeout is a host that cannot be reached, like a refused connection: `Connect`
+    // (see `Request::reach_once`), its detail saying it timed out.
+    if e.is_timeout() && !e.is_connect() {
         FetchError::Timeout {
             url: shown.to_owned(),
             after: timeout,

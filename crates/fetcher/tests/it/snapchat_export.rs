@@ -411,26 +411,73 @@ async fn fetches_still_valid_links_and_records_expired_ones() {
     );
 }
 
+/// Issue 13: offline, an import whose memories' links cannot be reached recorded nothing and
+/// retried for minutes. Now every memory is still imported; each link host is tried once (no
+/// backoff), the other links to it not at all; the gaps and the statement name `--no-fetch`.
 #[tokio::test]
-async fn a_network_failure_stops_the_import_without_leaking_the_signature() {
+async fn unreachable_link_hosts_are_tried_once_and_every_memory_is_kept_with_a_gap() {
     let tmp = tempfile::tempdir().unwrap();
-    // Only D, whose Media Download Url (signed) is fetched by a GET.
-    let all = entries();
-    let only_d = serde_json::json!({"Saved Media": [memory_json(&all, D)]}).to_string();
-    let zip = write_zip(tmp.path(), ZIP, &with_memories(&all, &only_d));
-    // Nothing listens on port 9 of the loopback.
-    let h = Harness::new("*=http://127.0.0.1:9");
+    let entries = entries();
+    let zip = write_zip(tmp.path(), ZIP, &entries);
+    // A local port nothing listens on: connections are refused.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let h = Harness::with(&format!("*=http://{closed}"), |c| {
+        c.retry = fetcher::RetryPolicy::default();
+    });
     let mut source = SnapchatExport::open(&[zip])
         .await
         .unwrap()
         .fetch_links(&h.transport);
     let (r, sink) = h.capture(&mut source).await;
-    let e = expect_error(r, "connect");
-    assert!(!e.to_string().contains("SIG"), "{e}");
+    let report = r.expect("the import goes on without the links");
+
+    // All five memories, A and B with their media from the export.
+    assert_eq!(sink.items.len(), 5);
+    assert!(item(&sink, A).media[0].sha256.is_some());
+    assert!(item(&sink, B).media[0].sha256.is_some());
+    // C and E (Download Links, app.snapchat.com) and D (a Media Download Url on another
+    // host): one gap each, naming the host and --no-fetch.
+    assert_eq!(sink.gaps.len(), 3, "{:?}", sink.gaps);
+    for (mid, host) in [
+        (C, "app.snapchat.com"),
+        (D, "us-east1-aws.api.snapchat.com"),
+        (E, "app.snapchat.com"),
+    ] {
+        let id = format!("memory-{mid}");
+        assert_eq!(item(&sink, mid).media[0].sha256, None);
+        let gap = sink
+            .gaps
+            .iter()
+            .find(|g| g.item_id.as_deref() == Some(id.as_str()))
+            .unwrap();
+        assert_eq!(gap.reason, GapReason::Other);
+        assert!(
+            gap.detail.contains(&format!("{host} could not be reached"))
+                && gap.detail.contains("--no-fetch"),
+            "{}",
+            gap.detail
+        );
+    }
+    // One attempt per host, logged; no wait at all.
+    let requests: Vec<_> = sink.log.iter().filter(|e| e.method != "IMPORT").collect();
+    assert_eq!(requests.len(), 2, "{requests:?}");
     assert!(
-        sink.account.is_some(),
-        "a partial capture stays valid evidence"
+        requests
+            .iter()
+            .all(|e| e.note.as_deref().unwrap().contains("Connection refused"))
     );
+    assert!(h.clock.sleeps().is_empty(), "{:?}", h.clock.sleeps());
+    assert_eq!(report.captured["links_unreachable"], 3);
+    assert_eq!(report.captured["memories"], 5);
+    assert!(
+        report.statement.contains("--no-fetch"),
+        "{}",
+        report.statement
+    );
+    assert_no_signature(&sink, &report);
 }
 
 #[tokio::test]

@@ -518,3 +518,181 @@ async fn web_pages_accept_html_and_api_documents_do_not() {
         .await;
     expect_error(refused, "unexpected_html");
 }
+
+/// One wait the transport reported: cause, platform, host, planned, waited.
+type Seen = (fetcher::WaitCause, Platform, String, Duration, Duration);
+
+/// Every wait the transport reports.
+#[derive(Default)]
+struct Waits(std::sync::Mutex<Vec<Seen>>);
+
+impl fetcher::WaitObserver for Waits {
+    fn started(&self, _wait: &fetcher::Wait) {}
+    fn ended(&self, w: &fetcher::Wait, waited: Duration) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((w.cause, w.platform, w.host.clone(), w.planned(), waited));
+    }
+}
+
+/// A harness whose waits are recorded, with the default backoff (0.5 s doubling, 5 attempts).
+fn observed(hosts: &str) -> (crate::conformance::Harness, std::sync::Arc<Waits>) {
+    let waits = std::sync::Arc::new(Waits::default());
+    let hook = fetcher::WaitHook::new(waits.clone());
+    let h = crate::conformance::Harness::with(hosts, |c| {
+        c.retry = fetcher::RetryPolicy::default();
+        c.waits = hook;
+    });
+    (h, waits)
+}
+
+/// Issue 13: an `x-rate-limit-reset` already past made the transport retry after one second,
+/// five times, then report that past time as the reset. Now such a time (or one absurdly far
+/// away) is not believed: the retries back off exponentially and no reset time is reported.
+#[tokio::test]
+async fn a_reset_time_in_the_past_or_absurdly_far_falls_back_to_exponential_backoff() {
+    use fetcher::WaitCause;
+    use fetcher::platforms::x::signals::XSignals;
+    let start = crate::conformance::start_time().unix_timestamp();
+    for (reset, why) in [
+        (start - 120, "already past"),
+        (start + 20 * 365 * 86_400, "more than 48 hours away"),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(path("/2/users/1/tweets"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .set_body_raw(r#"{"title":"Too Many Requests"}"#, "application/json")
+                    .insert_header("x-rate-limit-remaining", "0")
+                    .insert_header("x-rate-limit-reset", reset.to_string().as_str()),
+            )
+            .expect(5)
+            .mount(&server)
+            .await;
+        let (h, waits) = observed(&hosts(&server));
+        let mut sink = MemorySink::new();
+        let r = h
+            .transport
+            .document(
+                &mut sink,
+                &Request::new(Platform::X, "tweets", api("/2/users/1/tweets")).signals(&XSignals),
+            )
+            .await;
+        let e = expect_error(r, "rate_limited");
+        assert_eq!(e.retry_at(), None, "{why}: no reset time is reported: {e}");
+        assert!(h.transport.spent_until("api.example.test").is_none());
+        // Four backoffs between five attempts, each within [c/2, c] for c = 0.5 s · 2^(n-1).
+        let sleeps = h.clock.sleeps();
+        assert_eq!(sleeps.len(), 4, "{why}: {sleeps:?}");
+        for (n, d) in sleeps.iter().enumerate() {
+            let ceiling = Duration::from_millis(500 << n);
+            assert!(
+                *d >= ceiling / 2 && *d <= ceiling,
+                "{why}: backoff {n}: {d:?}"
+            );
+        }
+        let seen = waits.0.lock().unwrap().clone();
+        assert_eq!(seen.len(), 4);
+        assert!(seen.iter().all(|(cause, platform, host, planned, waited)| {
+            *cause == WaitCause::Backoff
+                && *platform == Platform::X
+                && host == "api.example.test"
+                && planned == waited
+        }));
+        // The capture log says why the announced time was not waited for.
+        assert_eq!(sink.log.len(), 5);
+        let note = sink.log[0].note.as_deref().unwrap();
+        assert!(note.contains(why) && note.contains("backing off"), "{note}");
+    }
+}
+
+/// A reset time ahead is waited for exactly (plus a second of margin), on the paused clock,
+/// and the observer sees that wait start and end.
+#[tokio::test]
+async fn a_reset_time_ahead_is_waited_for_and_the_wait_is_observed() {
+    use fetcher::WaitCause;
+    use fetcher::platforms::x::signals::XSignals;
+    let server = MockServer::start().await;
+    let reset = crate::conformance::start_time().unix_timestamp() + 600;
+    Mock::given(path("/2/users/1/tweets"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_raw(r#"{"title":"Too Many Requests"}"#, "application/json")
+                .insert_header("x-rate-limit-reset", reset.to_string().as_str()),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/2/users/1/tweets"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("{\"data\":[]}", "application/json"))
+        .mount(&server)
+        .await;
+    let (h, waits) = observed(&hosts(&server));
+    h.transport
+        .document(
+            &mut MemorySink::new(),
+            &Request::new(Platform::X, "tweets", api("/2/users/1/tweets")).signals(&XSignals),
+        )
+        .await
+        .unwrap();
+    let wait = Duration::from_secs(601);
+    assert_eq!(h.clock.sleeps(), [wait]);
+    assert_eq!(
+        *waits.0.lock().unwrap(),
+        [(
+            WaitCause::Reset,
+            Platform::X,
+            "api.example.test".to_owned(),
+            wait,
+            wait
+        )]
+    );
+}
+
+/// `Request::reach_once`: a host that refuses connections is tried once, with no backoff.
+#[tokio::test]
+async fn reach_once_gives_up_on_an_unreachable_host_after_one_attempt() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let (h, waits) = observed(&format!("cdn.example.test=http://{addr}"));
+    let mut sink = MemorySink::new();
+    let r = h
+        .transport
+        .media(
+            &mut sink,
+            &Request::new(Platform::Snapchat, "m", cdn("/a.jpg")).reach_once(),
+            None,
+        )
+        .await;
+    expect_error(r, "connect");
+    assert_eq!(sink.log.len(), 1, "one attempt, logged");
+    assert!(h.clock.sleeps().is_empty());
+    assert!(waits.0.lock().unwrap().is_empty());
+}
+
+/// "0 requests left until T" with T already past holds nothing: the next request goes at once.
+#[tokio::test]
+async fn a_spent_budget_whose_reset_is_past_holds_nothing() {
+    use fetcher::platforms::x::signals::XSignals;
+    let server = MockServer::start().await;
+    let reset = crate::conformance::start_time().unix_timestamp() - 30;
+    Mock::given(path("/2/a"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw("{\"data\":[]}", "application/json")
+                .insert_header("x-rate-limit-remaining", "0")
+                .insert_header("x-rate-limit-reset", reset.to_string().as_str()),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    let h = Harness::new(&hosts(&server));
+    let mut sink = MemorySink::new();
+    let get = Request::new(Platform::X, "page", api("/2/a")).signals(&XSignals);
+    h.transport.document(&mut sink, &get).await.unwrap();
+    assert!(h.transport.spent_until("api.example.test").is_none());
+    h.transport.document(&mut sink, &get).await.unwrap();
+    assert!(h.clock.sleeps().is_empty());
+}

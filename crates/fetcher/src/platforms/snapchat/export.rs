@@ -39,9 +39,16 @@
 //!   of main + overlay: it is stored as delivered, never unpacked. Each link is requested once.
 //!   A link refused (HTTP 4xx, an HTML page) or answered with anything but an `https` URL is a
 //!   [`GapReason::Unavailable`] gap per memory ("download link expired; request a new My Data
-//!   export"); network, rate-limit and storage failures stop the import as everywhere else.
-//!   Links are only followed to `https://*.snapchat.com`; others are a gap. Without
+//!   export"). Links are only followed to `https://*.snapchat.com`; others are a gap. Without
 //!   `fetch_links`, each such memory is a [`GapReason::MissingFromExport`] gap ("not fetched").
+//! - **Offline, or a link host in trouble.** The memories are the export's content, the fetched
+//!   media an extra: a memory whose media cannot be fetched is still imported, with a gap. A
+//!   link host that cannot be reached (refused, unresolved, no route) is tried **once**
+//!   ([`Request::reach_once`]), not retried for minutes; its memories' gaps say so and name
+//!   `--no-fetch` (record the links without trying). A host that fails otherwise (server
+//!   errors, timeouts, rate limits after the transport's retries) gets a gap naming the
+//!   failure. Either way the remaining links to that host are not tried in this import. Only a
+//!   failure to store (the sink) stops the import.
 //! - **Signed links are secrets-ish.** They grant the file for a few days. The export file
 //!   holding them is stored byte-exact (it is the evidence); everywhere this importer writes a
 //!   link itself (`MediaRef::original_url`, gap URLs, errors) its signature parameters read
@@ -83,6 +90,9 @@ const ACCOUNT: &str = "json/account.json";
 
 /// What the link fetches tell the user to do when a link no longer works.
 const EXPIRED: &str = "download link expired; request a new My Data export";
+
+/// What they tell the user when a link's host cannot be reached (an offline import).
+const OFFLINE: &str = "import again with a network connection while the links are valid, or pass --no-fetch to record the links without trying to fetch them";
 
 /// One kind of private data, never read nor stored: `name` is a folder (ending in `/`) at the
 /// export root, or a file stem under `json/` or `html/`.
@@ -467,9 +477,17 @@ enum Fetched {
     Stored(Stored),
     /// The link no longer works (or never did): `GapReason::Unavailable`.
     Expired(&'static str),
-    /// This file alone failed otherwise.
-    Failed(String),
+    /// This file alone failed otherwise (or its host did: see `down`).
+    Failed(String, GapReason),
+    /// The link's host could not be reached: an offline import.
+    Unreachable {
+        host: String,
+        why: String,
+    },
 }
+
+/// Hosts that failed as a whole in this import, with what every later link to them becomes.
+type Down = HashMap<String, Fetched>;
 
 /// Tallies for the report.
 #[derive(Debug, Default)]
@@ -490,6 +508,9 @@ struct Tally {
     fetched: u64,
     expired: u64,
     failed: u64,
+    unreachable: u64,
+    /// The hosts that could not be reached, in order.
+    unreachable_hosts: Vec<String>,
     not_fetched: u64,
     no_media: u64,
 }
@@ -562,44 +583,90 @@ fn failure_reason(e: &FetchError) -> String {
     }
 }
 
+/// What a failed request for `url` means for this memory (and, when its host failed as a
+/// whole, for every later link to that host); `Err` only when storing failed.
+fn fetch_failure(
+    e: FetchError,
+    url: &Url,
+    down: &mut Down,
+    expired: &'static str,
+) -> Result<Fetched> {
+    if link_refused(&e) {
+        return Ok(Fetched::Expired(expired));
+    }
+    if crate::media::is_per_file(&e) {
+        return Ok(Fetched::Failed(failure_reason(&e), GapReason::Other));
+    }
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let outcome = match e {
+        FetchError::Sink(_) => return Err(hide_signature(e)),
+        FetchError::Connect { detail, .. } => Fetched::Unreachable {
+            host: host.clone(),
+            why: detail,
+        },
+        FetchError::RateLimited { .. }
+        | FetchError::Deferred { .. }
+        | FetchError::QuotaExhausted { .. } => {
+            Fetched::Failed(hide_signature(e).to_string(), GapReason::RateLimited)
+        }
+        other => Fetched::Failed(failure_reason(&other), GapReason::Other),
+    };
+    down.insert(host, outcome.clone());
+    Ok(outcome)
+}
+
+/// What a link to `url` becomes without a request, when its host already failed.
+fn known_down(url: &Url, down: &Down) -> Option<Fetched> {
+    down.get(&url.host_str()?.to_ascii_lowercase()).cloned()
+}
+
 impl SnapchatExport<'_> {
     /// Downloads the media of `link` (see the module documentation).
-    async fn fetch(&self, t: &Transport, sink: &mut dyn Sink, link: &Link) -> Result<Fetched> {
+    async fn fetch(
+        &self,
+        t: &Transport,
+        sink: &mut dyn Sink,
+        link: &Link,
+        down: &mut Down,
+    ) -> Result<Fetched> {
         let url = match Url::parse(&link.url) {
             Ok(u) if is_snapchat_link(&u) => u,
             _ => {
                 return Ok(Fetched::Failed(
                     "the link does not lead to snapchat.com".into(),
+                    GapReason::Other,
                 ));
             }
         };
+        if let Some(known) = known_down(&url, down) {
+            return Ok(known);
+        }
         let media_url = if link.post {
             let query = url.query().unwrap_or_default().to_owned();
             let mut base = url.clone();
             base.set_query(None);
             base.set_fragment(None);
-            let req = Request::new(P, "memory-link", base).post_form(&query);
+            let req = Request::new(P, "memory-link", base)
+                .post_form(&query)
+                .reach_once();
             match t.document(sink, &req).await {
                 Ok(doc) => match signed_url(&doc.body) {
                     Some(u) => u,
                     None => return Ok(Fetched::Expired("its answer is not a download URL")),
                 },
-                Err(e) if link_refused(&e) => return Ok(Fetched::Expired("it was refused")),
-                Err(e) if crate::media::is_per_file(&e) => {
-                    return Ok(Fetched::Failed(failure_reason(&e)));
-                }
-                Err(e) => return Err(hide_signature(e)),
+                Err(e) => return fetch_failure(e, &url, down, "it was refused"),
             }
         } else {
             url
         };
+        if let Some(known) = known_down(&media_url, down) {
+            return Ok(known);
+        }
         // The extension comes from the answer's Content-Type (a ZIP is left to the sink).
-        let req = Request::new(P, "memory-media", media_url);
+        let req = Request::new(P, "memory-media", media_url.clone()).reach_once();
         match t.media(sink, &req, None).await {
             Ok(stored) => Ok(Fetched::Stored(stored)),
-            Err(e) if link_refused(&e) => Ok(Fetched::Expired("the download was refused")),
-            Err(e) if crate::media::is_per_file(&e) => Ok(Fetched::Failed(failure_reason(&e))),
-            Err(e) => Err(hide_signature(e)),
+            Err(e) => fetch_failure(e, &media_url, down, "the download was refused"),
         }
     }
 }
@@ -742,6 +809,7 @@ impl Source for SnapchatExport<'_> {
 
         let mut ids = Ids::default();
         let mut fetched: HashMap<String, Fetched> = HashMap::new();
+        let mut down = Down::new();
         for m in &memories {
             let id = ids.next(m);
             let mut media = Vec::new();
@@ -770,7 +838,7 @@ impl Source for SnapchatExport<'_> {
                 let outcome = match (self.transport, fetched.get(&link.url)) {
                     (_, Some(done)) => Some(done.clone()),
                     (Some(t), None) => {
-                        let done = self.fetch(t, sink, &link).await?;
+                        let done = self.fetch(t, sink, &link, &mut down).await?;
                         if matches!(done, Fetched::Stored(_)) {
                             tally.media_fetched += 1;
                         }
@@ -796,10 +864,20 @@ impl Source for SnapchatExport<'_> {
                         );
                         (None, Some((GapReason::Unavailable, detail)))
                     }
-                    Some(Fetched::Failed(why)) => {
+                    Some(Fetched::Failed(why, reason)) => {
                         tally.failed += 1;
                         let detail = format!(
                             "memory {id}: the media is not in the export and could not be downloaded through its {which}: {why}"
+                        );
+                        (None, Some((reason, detail)))
+                    }
+                    Some(Fetched::Unreachable { host, why }) => {
+                        tally.unreachable += 1;
+                        if !tally.unreachable_hosts.contains(&host) {
+                            tally.unreachable_hosts.push(host.clone());
+                        }
+                        let detail = format!(
+                            "memory {id}: the media is not in the export and {host} could not be reached to fetch it through its {which} ({why}): {OFFLINE}"
                         );
                         (None, Some((GapReason::Other, detail)))
                     }
@@ -891,6 +969,7 @@ fn report(t: &Tally) -> Report {
         ("links_fetched", t.fetched),
         ("links_expired", t.expired),
         ("links_failed", t.failed),
+        ("links_unreachable", t.unreachable),
         ("links_not_fetched", t.not_fetched),
         ("story_views", t.story_views.unwrap_or(0)),
         ("private_files_skipped", t.private.len() as u64),
@@ -960,6 +1039,14 @@ fn links_statement(t: &Tally) -> String {
             s,
             " {} could not be downloaded (see the gaps).",
             count(t.failed, "memory's media file", "memories' media files"),
+        );
+    }
+    if t.unreachable > 0 {
+        let _ = write!(
+            s,
+            " {} not in the export and could not be fetched: {} could not be reached (tried once; see the gaps): {OFFLINE}.",
+            count(t.unreachable, "memory's media is", "memories' media are"),
+            t.unreachable_hosts.join(", "),
         );
     }
     if t.not_fetched > 0 {
