@@ -3,9 +3,11 @@
 -- suspended or private), never one `done` for all three; each bundle records its outcome.
 --
 -- SQLite cannot change a CHECK constraint in place: the accounts table is rebuilt (same columns,
--- same indexes). `bundles` refers to it by name, so its foreign key is checked at commit, after
--- the new table has taken the old one's name.
-PRAGMA defer_foreign_keys = ON;
+-- same indexes). `bundles` refers to it by name: its rows are set aside while the old table is
+-- dropped (dropping a parent that still has children would count as a violation that no later
+-- insert clears) and put back, with their ids, once the new table has taken the old one's name.
+CREATE TEMP TABLE bundles_v3 AS SELECT * FROM bundles;
+DELETE FROM bundles;
 
 CREATE TABLE accounts_v4 (
     key             TEXT PRIMARY KEY NOT NULL,
@@ -49,6 +51,8 @@ DROP TABLE accounts;
 ALTER TABLE accounts_v4 RENAME TO accounts;
 CREATE INDEX accounts_state_platform ON accounts (state, platform, not_before);
 CREATE INDEX accounts_state_lease ON accounts (state, lease_until);
+INSERT INTO bundles SELECT * FROM bundles_v3;
+DROP TABLE bundles_v3;
 
 ALTER TABLE bundles ADD COLUMN outcome TEXT
     CHECK (outcome IS NULL OR outcome IN ('complete', 'partial', 'unavailable'));
