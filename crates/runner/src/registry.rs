@@ -21,8 +21,8 @@
 //!
 //! ```
 //! let registry = runner::registry::Registry::parse_csv(
-//!     "entity_id,entity_name,entity_type,region,platform,account\n\
-//!      ١٠٠١,مدرسة النور,school,الرياض,x,https://x.com/Madrasat_AlNoor\n",
+//!     "entity_id,entity_name,entity_type,region,platform,account,credential\n\
+//!      ١٠٠١,مدرسة النور,school,الرياض,x,https://x.com/Madrasat_AlNoor,X_TOKEN\n",
 //! )
 //! .unwrap();
 //! let account = &registry.accounts()[0];
