@@ -6,7 +6,7 @@
 #   bench/fetch.sh
 #
 # Environment:
-#   BENCH_DIR   work directory, outside the repository (default /work/bench-corpus); holds the
+#   BENCH_DIR   work directory, outside the repository (default bench-corpus beside the checkout); holds the
 #               account corpus (made by make-corpus.py if missing, kept), the replay tree
 #               (x-replay/, rebuilt each run: hard links and 11 small JSON documents), scratch
 #               outputs (fetch-out/, deleted as the run goes) and the results
@@ -26,7 +26,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-BENCH_DIR=${BENCH_DIR:-/work/bench-corpus}
+BENCH_DIR=${BENCH_DIR:-$(cd "$repo/.." && pwd)/bench-corpus}
 REPS=${REPS:-3}
 PARALLEL=${PARALLEL:-8}
 IDLE_WAIT=${IDLE_WAIT:-120}

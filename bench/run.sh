@@ -5,7 +5,7 @@
 #   bench/run.sh
 #
 # Environment:
-#   BENCH_DIR   work directory, outside the repository (default /work/bench-corpus); holds the
+#   BENCH_DIR   work directory, outside the repository (default bench-corpus beside the checkout); holds the
 #               corpora (kept between runs), scratch outputs (deleted as the run goes) and the
 #               results (results-<UTC time>/: results.md, raw.tsv, logs)
 #   REPS        measured repetitions of each operation; the table shows the median (default 3)
@@ -21,7 +21,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-BENCH_DIR=${BENCH_DIR:-/work/bench-corpus}
+BENCH_DIR=${BENCH_DIR:-$(cd "$repo/.." && pwd)/bench-corpus}
 REPS=${REPS:-3}
 NEED_GB=${NEED_GB:-15}
 IDLE_WAIT=${IDLE_WAIT:-120}
